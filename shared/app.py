@@ -1,0 +1,285 @@
+"""The app factory every service (and the gateway) is built with, so all have the same shape.
+
+``create_service_app(spec)`` gives a FastAPI app with: problem+json errors, request/correlation
+ids in every log line, a body guard, Prometheus metrics, ``/healthz`` ``/readyz`` ``/metrics``,
+the internal clock endpoints (demo/test mode only), the dead-letter list under
+``/api/v1/<name>/dead-letters``, and a lifespan that opens the database engine, the event bus
+(outbox relay + consumers) and the service's own background workers, and closes them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from pydantic import AwareDatetime, BaseModel
+from sqlalchemy import func, select, text
+
+from shared.auth import DISTRICT_ADMIN, AUDITOR, Principal, TokenVerifier, require_roles
+from shared.calendar_store import YEAR_LOADED, store_year
+from shared.clock import Clock, ControllableClock, SystemClock
+from shared.db import UnitOfWork, make_engine, make_sessionmaker
+from shared.errors import Problem, install_problem_handlers
+from shared.events.consumer import EventHandlers
+from shared.events.envelope import CloudEvent
+from shared.events.models import DeadLetter
+from shared.http import BodyGuardMiddleware, RequestContextMiddleware
+from shared.logging import configure_logging
+from shared.pagination import Page, PageParams, make_page, page_params
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("shared.app")
+
+Worker = Callable[[FastAPI], Awaitable[None]]
+CalendarHook = Callable[[int, UnitOfWork], Awaitable[None]]
+
+
+@dataclass
+class ServiceSpec:
+    """What makes one service: its name, settings, routers, event handlers and workers."""
+
+    name: str
+    settings: ServiceSettings
+    routers: Sequence[APIRouter] = ()
+    handlers: EventHandlers | None = None
+    # Background loops (timers, sweeps); each is restarted with back-off if it fails.
+    workers: Sequence[Worker] = ()
+    # Called in the handler's transaction when an administrator loads a calendar year.
+    on_calendar_loaded: CalendarHook | None = None
+    description: str = ""
+    version: str = "1.0.0"
+    extra_setup: Callable[[FastAPI], None] | None = None
+    clock: Clock | None = None  # tests may inject one
+    tags: list[dict[str, Any]] = field(default_factory=list)
+
+
+def get_uow(request: Request) -> UnitOfWork:
+    """FastAPI dependency: a fresh unit of work for this request (enter it with ``async with``)."""
+    return request.app.state.uow_factory(getattr(request.state, "correlation_id", None))
+
+
+def get_clock(request: Request) -> Clock:
+    return request.app.state.clock
+
+
+def _make_clock(spec: ServiceSpec) -> Clock:
+    if spec.clock is not None:
+        return spec.clock
+    if spec.settings.mode in ("demo", "test"):
+        return ControllableClock()
+    return SystemClock()
+
+
+async def _supervise(app: FastAPI, name: str, worker: Worker) -> None:
+    """Run ``worker`` forever: a failure is logged and the worker restarted after a back-off."""
+    delay = 0.5
+    while True:
+        try:
+            await worker(app)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("service.worker.failed", worker=name)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
+
+
+async def _fetch_shared_clock(app: FastAPI) -> None:
+    """In demo/test mode, adopt the gateway's current clock setting (retrying until it answers)."""
+    settings: ServiceSettings = app.state.settings
+    clock = app.state.clock
+    url = f"{settings.gateway_url}/api/v1/admin/clock"
+    for _ in range(600):
+        try:
+            async with httpx.AsyncClient(timeout=2.0) as client:
+                response = await client.get(url)
+            if response.status_code == 200:
+                state = response.json()
+                if state.get("revision", 0) > clock.revision:
+                    clock.set(datetime.fromisoformat(state["now"]), running=state["running"], revision=state["revision"])
+                return
+        except httpx.HTTPError:
+            pass
+        await asyncio.sleep(0.5)
+
+
+class ClockSetting(BaseModel):
+    now: AwareDatetime
+    running: bool = False
+    revision: int
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    consumer: str
+    subject: str
+    event_id: str | None
+    error: str
+    deliveries: int
+    created_at: datetime
+
+
+def _infra_router(name: str) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "service": name}
+
+    @router.get("/readyz", include_in_schema=False)
+    async def readyz(request: Request) -> JSONResponse:
+        """Readiness: the database answers and the event bus is connected."""
+        checks: dict[str, str] = {}
+        try:
+            async with request.app.state.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # noqa: BLE001 - any failure means not ready
+            checks["database"] = f"error: {type(exc).__name__}"
+        bus = request.app.state.bus
+        checks["nats"] = "ok" if bus is not None and bus.connected else "disconnected"
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def metrics(request: Request) -> Response:
+        return Response(generate_latest(request.app.state.metrics_registry), media_type=CONTENT_TYPE_LATEST)
+
+    @router.get("/internal/clock", include_in_schema=False)
+    async def read_clock(request: Request) -> dict[str, Any]:
+        clock = request.app.state.clock
+        if isinstance(clock, ControllableClock):
+            return clock.state()
+        return {"now": clock.now().isoformat(), "running": True, "revision": 0}
+
+    @router.put("/internal/clock", include_in_schema=False)
+    async def set_clock(
+        request: Request, setting: ClockSetting, _: Principal = Depends(require_roles(DISTRICT_ADMIN))
+    ) -> dict[str, Any]:
+        """Adopt the gateway's clock setting; refused (403) unless the suite runs in demo/test mode."""
+        clock = request.app.state.clock
+        if not isinstance(clock, ControllableClock):
+            raise Problem(403, "clock_not_controllable", "The clock can only be set in demo or test mode")
+        if setting.revision >= clock.revision:
+            clock.set(setting.now, running=setting.running, revision=setting.revision)
+        return clock.state()
+
+    @router.get(f"/api/v1/{name}/dead-letters", tags=["operations"], response_model=Page[DeadLetterOut])
+    async def list_dead_letters(
+        request: Request,
+        page: PageParams = Depends(page_params),
+        _: Principal = Depends(require_roles(DISTRICT_ADMIN, AUDITOR)),
+    ) -> Page[DeadLetterOut]:
+        """Events that failed ``max_deliver`` times (newest first), for an administrator to act on."""
+        async with request.app.state.sessionmaker() as session:
+            query = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(page.limit + 1)
+            if page.after:
+                query = query.where(DeadLetter.id < int(page.after[0]))
+            rows = [DeadLetterOut.model_validate(r, from_attributes=True) for r in (await session.scalars(query)).all()]
+        return make_page(rows, page.limit, key=lambda r: [r.id])
+
+    @router.get(f"/api/v1/{name}/dead-letters:count", include_in_schema=False)
+    async def count_dead_letters(request: Request, _: Principal = Depends(require_roles(DISTRICT_ADMIN))) -> dict[str, int]:
+        async with request.app.state.sessionmaker() as session:
+            return {"count": int(await session.scalar(select(func.count()).select_from(DeadLetter)) or 0)}
+
+    return router
+
+
+def create_service_app(spec: ServiceSpec) -> FastAPI:
+    """Build the FastAPI app of one service from its spec (see module docstring)."""
+    settings = spec.settings
+    configure_logging(spec.name, settings.log_level)
+    handlers = spec.handlers or EventHandlers()
+
+    @handlers.on(YEAR_LOADED)
+    async def _calendar_year_loaded(event: CloudEvent, *, uow: UnitOfWork) -> None:
+        data = event.data
+        await store_year(uow.session, int(data["year"]), list(data["holidays"]), list(data["workdays"]))
+        if spec.on_calendar_loaded is not None:
+            await spec.on_calendar_loaded(int(data["year"]), uow)
+        log.info("calendar.year.stored", year=data["year"])
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from shared.events.bus import EventBus
+
+        engine = make_engine(settings.database_url, pool_size=settings.db_pool_size)
+        sessionmaker = make_sessionmaker(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = sessionmaker
+        bus = EventBus(
+            service=spec.name,
+            nats_url=settings.nats_url,
+            session_factory=sessionmaker,
+            handlers=handlers,
+            max_deliver=settings.max_deliver,
+            ack_wait=settings.ack_wait_seconds,
+            relay_interval=settings.relay_interval_seconds,
+            uow_factory=lambda correlation_id: app.state.uow_factory(correlation_id),
+        )
+        app.state.bus = bus
+
+        def uow_factory(correlation_id: str | None = None) -> UnitOfWork:
+            return UnitOfWork(
+                sessionmaker,
+                source=f"/services/{spec.name}",
+                clock=app.state.clock,
+                correlation_id=correlation_id,
+                on_commit=bus.wake_relay,
+            )
+
+        app.state.uow_factory = uow_factory
+        tasks: list[asyncio.Task[None]] = []
+        if isinstance(app.state.clock, ControllableClock):
+            tasks.append(asyncio.create_task(_fetch_shared_clock(app)))
+        await bus.start()
+        for worker in spec.workers:
+            tasks.append(asyncio.create_task(_supervise(app, worker.__name__, worker)))
+        log.info("service.started", port=settings.port, mode=settings.mode)
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await bus.stop()
+            await engine.dispose()
+            log.info("service.stopped")
+
+    app = FastAPI(
+        title=f"{spec.name} service",
+        description=spec.description,
+        version=spec.version,
+        lifespan=lifespan,
+        openapi_tags=spec.tags or None,
+    )
+    app.state.settings = settings
+    app.state.service_name = spec.name
+    app.state.clock = _make_clock(spec)
+    app.state.bus = None
+    app.state.token_verifier = TokenVerifier(
+        issuer=settings.token_issuer, audience=settings.token_audience, jwks_url=settings.jwks_url
+    )
+    registry = CollectorRegistry()
+    app.state.metrics_registry = registry
+    install_problem_handlers(app)
+    app.add_middleware(BodyGuardMiddleware)
+    app.add_middleware(RequestContextMiddleware, service=spec.name, registry=registry)
+    app.include_router(_infra_router(spec.name))
+    for router in spec.routers:
+        app.include_router(router)
+    if spec.extra_setup is not None:
+        spec.extra_setup(app)
+    return app
