@@ -27,7 +27,7 @@ _ID_RE = re.compile(r"(?<!\d)(\d{17}[\dXx]|\d{15})(?![\dXx])")
 # Mainland mobile numbers, optionally with +86, and landlines like 0595-87654321.
 _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}-\d{7,8}(?!\d)")
 # A Chinese postal address: a place word followed somewhere by a house number (…路12号, …村3组5号).
-_ADDRESS_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:省|市|区|县|镇|乡|街道|村|社区|路|街|巷|弄)[^\s,;，；]{0,30}?\d+\s*(?:号|组|栋|室|幢)")
+_ADDRESS_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:省|市|区|县|镇|乡|街道|村|社区|路|街|巷|弄)[^\s,;，；]{0,40}\d+\s*(?:号|组|栋|室|幢)")
 
 
 def mask_text(text: str) -> str:

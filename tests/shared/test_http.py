@@ -1,0 +1,90 @@
+"""shared.http + shared.errors: bad input is a 4xx problem, never a 5xx."""
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from pydantic import BaseModel
+
+from shared.errors import Problem, install_problem_handlers
+from shared.http import BodyGuardMiddleware, RequestContextMiddleware, has_lone_surrogate
+from prometheus_client import CollectorRegistry
+
+
+class Body(BaseModel):
+    name: str
+
+
+def make_app() -> FastAPI:
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=1024 * 1024)
+    app.add_middleware(RequestContextMiddleware, service="t", registry=CollectorRegistry())
+
+    @app.post("/echo")
+    async def echo(body: Body) -> dict:
+        return {"name": body.name}
+
+    @app.get("/conflict")
+    async def conflict() -> dict:
+        raise Problem(409, "over_pledged", "Only 50.00 yuan is still open", open_amount="50.00")
+
+    @app.get("/boom")
+    async def boom() -> dict:
+        raise RuntimeError("bug")
+
+    return app
+
+
+@pytest.fixture
+async def client():
+    transport = httpx.ASGITransport(app=make_app(), raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        yield c
+
+
+def test_surrogate_detection() -> None:
+    assert has_lone_surrogate(rb'{"name": "\ud800"}')
+    assert has_lone_surrogate(rb'{"name": "\udc00x"}')
+    assert not has_lone_surrogate(rb'{"name": "\ud842\udfb7"}')  # 𠮷, a valid pair
+    assert not has_lone_surrogate('{"name": "王𠮷"}'.encode())
+
+
+async def test_valid_body_and_non_bmp_name_pass(client) -> None:
+    response = await client.post("/echo", json={"name": "王𠮷"})
+    assert response.status_code == 200 and response.json() == {"name": "王𠮷"}
+    escaped = await client.post("/echo", content=rb'{"name": "\u738b\ud842\udfb7"}', headers={"content-type": "application/json"})
+    assert escaped.json() == {"name": "王𠮷"}
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (rb'{"name": "\ud800"}', 400, "invalid_unicode"),
+        (b"\xff\xfe not json", 400, "malformed_json"),
+        (b'{"name": ', 400, "malformed_json"),
+        (b'{"nom": "x"}', 422, "missing"),
+        (b'{"name": 5}', 422, "string_type"),
+    ],
+)
+async def test_bad_bodies_are_problems(client, body: bytes, status: int, code: str) -> None:
+    response = await client.post("/echo", content=body, headers={"content-type": "application/json"})
+    assert response.status_code == status
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code and problem["status"] == status and problem["title"]
+
+
+async def test_ten_megabytes_is_413(client) -> None:
+    response = await client.post("/echo", content=b"x" * (10 * 1024 * 1024), headers={"content-type": "application/json"})
+    assert response.status_code == 413 and response.json()["code"] == "payload_too_large"
+
+
+async def test_problem_extensions_request_id_and_500(client) -> None:
+    response = await client.get("/conflict", headers={"x-request-id": "abc-123"})
+    assert response.status_code == 409
+    assert response.json()["open_amount"] == "50.00" and response.json()["code"] == "over_pledged"
+    assert response.headers["x-request-id"] == "abc-123"
+    boom = await client.get("/boom")
+    assert boom.status_code == 500 and boom.json()["code"] == "internal_error" and "bug" not in boom.text
+    missing = await client.get("/nowhere")
+    assert missing.status_code == 404 and missing.json()["code"] == "not_found"
