@@ -25,7 +25,7 @@ from pydantic import AwareDatetime, BaseModel
 from sqlalchemy import func, select, text
 
 from shared.auth import DISTRICT_ADMIN, AUDITOR, Principal, TokenVerifier, require_roles
-from shared.calendar_store import YEAR_LOADED, store_year
+from shared.calendar_store import YEAR_LOADED, CalendarYear, store_year
 from shared.clock import Clock, ControllableClock, SystemClock
 from shared.db import UnitOfWork, make_engine, make_sessionmaker
 from shared.errors import Problem, install_problem_handlers
@@ -94,23 +94,28 @@ async def _supervise(app: FastAPI, name: str, worker: Worker) -> None:
             delay = min(delay * 2, 30.0)
 
 
-async def _fetch_shared_clock(app: FastAPI) -> None:
-    """In demo/test mode, adopt the gateway's current clock setting (retrying until it answers)."""
+async def _adopt_shared_clock(app: FastAPI) -> bool:
+    """In demo/test mode, take the gateway's current clock setting; False if it did not answer."""
     settings: ServiceSettings = app.state.settings
     clock = app.state.clock
-    url = f"{settings.gateway_url}/api/v1/admin/clock"
-    for _ in range(600):
-        try:
-            async with httpx.AsyncClient(timeout=2.0) as client:
-                response = await client.get(url)
-            if response.status_code == 200:
-                state = response.json()
-                if state.get("revision", 0) > clock.revision:
-                    clock.set(datetime.fromisoformat(state["now"]), running=state["running"], revision=state["revision"])
-                return
-        except httpx.HTTPError:
-            pass
-        await asyncio.sleep(0.5)
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as client:
+            response = await client.get(f"{settings.gateway_url}/api/v1/admin/clock")
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    state = response.json()
+    if state.get("revision", 0) > clock.revision:
+        clock.set(datetime.fromisoformat(state["now"]), running=state["running"], revision=state["revision"])
+    return True
+
+
+async def _follow_shared_clock(app: FastAPI, interval: float = 2.0) -> None:
+    """Keep adopting the gateway's clock: a replica the gateway does not push to stays in step."""
+    while True:
+        await asyncio.sleep(interval)
+        await _adopt_shared_clock(app)
 
 
 class ClockSetting(BaseModel):
@@ -189,6 +194,20 @@ def _infra_router(name: str) -> APIRouter:
             rows = [DeadLetterOut.model_validate(r, from_attributes=True) for r in (await session.scalars(query)).all()]
         return make_page(rows, page.limit, key=lambda r: [r.id])
 
+    @router.get(f"/api/v1/{name}/calendar-years", tags=["operations"])
+    async def list_calendar_years(
+        request: Request, _: Principal = Depends(require_roles(DISTRICT_ADMIN, AUDITOR))
+    ) -> dict[str, list[dict[str, Any]]]:
+        """The working-day arrangements this service has received from the gateway (by year)."""
+        async with request.app.state.sessionmaker() as session:
+            rows = (await session.scalars(select(CalendarYear).order_by(CalendarYear.year))).all()
+        return {
+            "items": [
+                {"year": r.year, "holidays": r.holidays, "workdays": r.workdays, "loaded_at": r.loaded_at.isoformat()}
+                for r in rows
+            ]
+        }
+
     @router.get(f"/api/v1/{name}/dead-letters:count", include_in_schema=False)
     async def count_dead_letters(request: Request, _: Principal = Depends(require_roles(DISTRICT_ADMIN))) -> dict[str, int]:
         async with request.app.state.sessionmaker() as session:
@@ -234,8 +253,15 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         # Request handlers, event handlers and workers all get their units of work here.
         app.state.uow_factory = bus.unit_of_work
         tasks: list[asyncio.Task[None]] = []
-        if isinstance(app.state.clock, ControllableClock):
-            tasks.append(asyncio.create_task(_fetch_shared_clock(app)))
+        if isinstance(app.state.clock, ControllableClock) and spec.name != "gateway":
+            # Workers must not act on wall-clock time before the shared clock is adopted.
+            for _ in range(50):
+                if await _adopt_shared_clock(app):
+                    break
+                await asyncio.sleep(0.2)
+            else:
+                log.warning("service.clock.not_adopted", gateway=settings.gateway_url)
+            tasks.append(asyncio.create_task(_follow_shared_clock(app)))
         await bus.start()
         for worker in spec.workers:
             tasks.append(asyncio.create_task(_supervise(app, worker.__name__, worker)))

@@ -159,7 +159,7 @@ async def make_user(api):
     async def factory(role: str, *, town: str | None = None, village: str | None = None) -> tuple[str, str]:
         username = f"{role}_{uuid.uuid4().hex[:8]}"
         password = "pw-" + uuid.uuid4().hex
-        body = {"username": username, "password": password, "roles": [role]}
+        body = {"username": username, "password": password, "roles": [role], "display_name": f"Test {role}"}
         if town:
             body["town"] = town
         if village:
