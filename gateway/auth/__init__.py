@@ -1,0 +1,1 @@
+"""Authentication at the gateway: password hashing, signing keys, tokens, users and clients."""

@@ -1,0 +1,217 @@
+"""OAuth2 token endpoint, donor sign-up, JWKS, and the administration of users, clients and keys.
+
+``POST /oauth/token`` speaks RFC 6749 (form-encoded request; errors as ``{"error",
+"error_description"}``: ``invalid_request`` / ``unsupported_grant_type`` / ``invalid_grant`` /
+``invalid_scope`` 400, ``invalid_client`` 401 with ``WWW-Authenticate: Basic``) — OAuth client
+libraries expect exactly that, so it is the one place the gateway does not answer problem+json
+(a 429 from the rate limit still is).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from typing import Any
+from urllib.parse import unquote
+
+import structlog
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse
+
+from gateway.auth import service
+from gateway.auth.keys import KeyRing
+from gateway.auth.schemas import (
+    ClientCreate,
+    ClientCreated,
+    DonorRegistration,
+    KeyRotation,
+    TokenResponse,
+    UserCreate,
+    UserOut,
+)
+from gateway.auth.tokens import TokenIssuer
+from gateway.ratelimit import enforce_rate_limit
+from shared.app import get_uow
+from shared.auth import DISTRICT_ADMIN, Principal, require_roles
+from shared.db import UnitOfWork
+from shared.pagination import Page, PageParams, page_params
+
+log = structlog.get_logger("gateway.auth")
+
+oauth_router = APIRouter(tags=["auth"], dependencies=[Depends(enforce_rate_limit)])
+admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(enforce_rate_limit)])
+
+_NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+_FORM = "application/x-www-form-urlencoded"
+
+
+def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
+    headers = dict(_NO_STORE)
+    if error == "invalid_client":
+        headers["WWW-Authenticate"] = 'Basic realm="quangang"'
+    return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+
+
+class _OAuthRefusal(Exception):
+    def __init__(self, error: str, description: str, status: int = 400) -> None:
+        super().__init__(description)
+        self.response = oauth_error(error, description, status)
+
+
+def _basic_credentials(request: Request) -> tuple[str, str] | None:
+    """(client_id, client_secret) from ``Authorization: Basic`` (RFC 6749 §2.3.1), if given."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise _OAuthRefusal("invalid_client", "Malformed Basic credentials", 401) from None
+    client_id, sep, secret = decoded.partition(":")
+    if not sep:
+        raise _OAuthRefusal("invalid_client", "Malformed Basic credentials", 401)
+    return unquote(client_id), unquote(secret)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != _FORM:
+        raise _OAuthRefusal("invalid_request", f"The body must be {_FORM}")
+    form = await request.form()
+    params: dict[str, str] = {}
+    for key in form:
+        values = form.getlist(key)
+        if len(values) > 1:
+            raise _OAuthRefusal("invalid_request", f"Parameter {key} is repeated")
+        if not isinstance(values[0], str):
+            raise _OAuthRefusal("invalid_request", f"Parameter {key} is not text")
+        params[key] = values[0]
+    return params
+
+
+def _token_body(token: Any, scope: str | None = None) -> JSONResponse:
+    body = TokenResponse(access_token=token.access_token, expires_in=token.expires_in, scope=scope)
+    return JSONResponse(body.model_dump(exclude_none=True), headers=_NO_STORE)
+
+
+async def _password_grant(request: Request, params: dict[str, str], uow: UnitOfWork) -> JSONResponse:
+    username, password = params.get("username"), params.get("password")
+    if not username or not password:
+        raise _OAuthRefusal("invalid_request", "username and password are required")
+    user = await service.authenticate_user(username, password, uow=uow)
+    if user is None:
+        log.info("gateway.token.refused", grant_type="password", username=username)
+        raise _OAuthRefusal("invalid_grant", "The username or password is wrong")
+    issuer: TokenIssuer = request.app.state.token_issuer
+    token = await issuer.issue(
+        subject=user.subject, typ="user", roles=user.roles, name=user.name, town=user.town, village=user.village
+    )
+    log.info("gateway.token.issued", grant_type="password", sub=user.subject, kid=token.kid, jti=token.jti)
+    return _token_body(token)
+
+
+async def _client_credentials_grant(request: Request, params: dict[str, str], uow: UnitOfWork) -> JSONResponse:
+    basic = _basic_credentials(request)
+    in_form = params.get("client_id") is not None or params.get("client_secret") is not None
+    if basic is not None and in_form:
+        raise _OAuthRefusal("invalid_request", "Give client credentials either in the body or as Basic, not both")
+    client_id, secret = basic or (params.get("client_id", ""), params.get("client_secret", ""))
+    if not client_id or not secret:
+        raise _OAuthRefusal("invalid_client", "Client authentication is required", 401)
+    client = await service.authenticate_client(client_id, secret, uow=uow)
+    if client is None:
+        log.info("gateway.token.refused", grant_type="client_credentials", client_id=client_id)
+        raise _OAuthRefusal("invalid_client", "Unknown client or wrong secret", 401)
+    scopes = list(client.scopes)
+    if params.get("scope"):
+        requested = params["scope"].split()
+        if not set(requested) <= set(scopes):
+            raise _OAuthRefusal("invalid_scope", "The client may not request that scope")
+        scopes = [s for s in scopes if s in requested]
+    issuer: TokenIssuer = request.app.state.token_issuer
+    token = await issuer.issue(subject=client.subject, typ="client", roles=[], name=client.name, scope=scopes)
+    log.info("gateway.token.issued", grant_type="client_credentials", sub=client.subject, kid=token.kid, jti=token.jti)
+    return _token_body(token, " ".join(scopes))
+
+
+@oauth_router.post(
+    "/oauth/token",
+    response_model=TokenResponse,
+    responses={400: {"description": "RFC 6749 error"}, 401: {"description": "invalid_client"}},
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {_FORM: {"schema": {"type": "object", "required": ["grant_type"], "properties": {
+                "grant_type": {"type": "string", "enum": ["password", "client_credentials"]},
+                "username": {"type": "string"}, "password": {"type": "string", "format": "password"},
+                "client_id": {"type": "string"}, "client_secret": {"type": "string", "format": "password"},
+                "scope": {"type": "string", "description": "space-separated"},
+            }}}},
+        }
+    },
+)
+async def token(request: Request, uow: UnitOfWork = Depends(get_uow)) -> JSONResponse:
+    """Issue an access token: ``grant_type=password`` (staff and donors: username, password) or
+    ``client_credentials`` (systems: client_id/client_secret in the body or HTTP Basic; optional
+    ``scope`` narrows the client's scopes)."""
+    try:
+        params = await _form(request)
+        grant_type = params.get("grant_type")
+        if not grant_type:
+            raise _OAuthRefusal("invalid_request", "grant_type is required")
+        if grant_type == "password":
+            return await _password_grant(request, params, uow)
+        if grant_type == "client_credentials":
+            return await _client_credentials_grant(request, params, uow)
+        raise _OAuthRefusal("unsupported_grant_type", f"grant_type {grant_type[:40]!r} is not supported")
+    except _OAuthRefusal as refusal:
+        return refusal.response
+
+
+@oauth_router.post("/oauth/register", status_code=201, response_model=UserOut)
+async def register(data: DonorRegistration, uow: UnitOfWork = Depends(get_uow)) -> UserOut:
+    """A donor signs up (no login needed): a user with role ``donor`` only. 409 ``username_taken``."""
+    return await service.register_donor(data, uow=uow)
+
+
+@oauth_router.get("/.well-known/jwks.json")
+async def jwks(request: Request) -> JSONResponse:
+    """The public keys that verify the gateway's tokens (every key not yet retired)."""
+    keyring: KeyRing = request.app.state.keyring
+    return JSONResponse(await keyring.jwks(), headers={"Cache-Control": "public, max-age=60"})
+
+
+@admin_router.post("/users", status_code=201, response_model=UserOut)
+async def create_user(
+    data: UserCreate, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require_roles(DISTRICT_ADMIN))
+) -> UserOut:
+    """Create a staff user (district_admin). 422 for unknown roles/towns/villages or a short
+    password; 409 ``username_taken``."""
+    return await service.create_user(data, uow=uow)
+
+
+@admin_router.get("/users", response_model=Page[UserOut])
+async def list_users(
+    page: PageParams = Depends(page_params),
+    uow: UnitOfWork = Depends(get_uow),
+    _: Principal = Depends(require_roles(DISTRICT_ADMIN)),
+) -> Page[UserOut]:
+    """Users ordered by username (district_admin)."""
+    return await service.list_users(page, uow=uow)
+
+
+@admin_router.post("/clients", status_code=201, response_model=ClientCreated)
+async def create_client(
+    data: ClientCreate, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require_roles(DISTRICT_ADMIN))
+) -> ClientCreated:
+    """Register another bureau's system (district_admin). The secret is in this answer only."""
+    return await service.create_client(data, uow=uow)
+
+
+@admin_router.post("/keys:rotate", response_model=KeyRotation)
+async def rotate_keys(request: Request, _: Principal = Depends(require_roles(DISTRICT_ADMIN))) -> KeyRotation:
+    """Start signing with a new key (district_admin). The previous key stays in the JWKS until
+    every token it signed has expired (``previous_retires_at``)."""
+    keyring: KeyRing = request.app.state.keyring
+    kid, previous, retires_at = await keyring.rotate()
+    return KeyRotation(kid=kid, previous_kid=previous, previous_retires_at=retires_at)

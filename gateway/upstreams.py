@@ -1,0 +1,104 @@
+"""One pooled HTTP client per upstream service, with explicit limits and timeouts.
+
+The suite speaks httpx everywhere; under the forwarding path the transport is chosen by
+measurement (``tests/bench/bench_gateway.py``): ``aiohttp`` (httpx_aiohttp.AiohttpTransport,
+the default) or ``httpx`` (httpx's own httpcore pool). Either way each upstream has its own pool,
+so a slow service cannot starve the connections of the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.cookiejar
+from dataclasses import dataclass
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from gateway.config import Settings
+from gateway.transport import LeanAiohttpTransport
+
+
+class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
+    """The pooled clients are shared by every caller: never keep a Set-Cookie of one for another."""
+
+    def set_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:  # noqa: ARG002
+        return False
+
+    def return_ok(self, cookie: http.cookiejar.Cookie, request: object) -> bool:  # noqa: ARG002
+        return False
+
+
+@dataclass
+class Upstream:
+    """A service behind the gateway: ``name`` (the path segment), ``base_url`` (no trailing
+    slash), its ``client`` (owning ``transport``) and the forwarding ``timeout``."""
+
+    name: str
+    base_url: str
+    client: httpx.AsyncClient
+    transport: httpx.AsyncBaseTransport
+    timeout: dict[str, float]
+    url: httpx.URL  # base_url parsed once
+
+
+def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
+    """A fresh connection pool of the configured kind (``settings.proxy_transport``)."""
+    limits = httpx.Limits(
+        max_connections=settings.upstream_max_connections,
+        max_keepalive_connections=settings.upstream_max_keepalive,
+        keepalive_expiry=30.0,
+    )
+    if settings.proxy_transport == "aiohttp-lean":
+        return LeanAiohttpTransport(limits)
+    if settings.proxy_transport == "aiohttp":
+        # aiohttp keeps every connection of the pool alive (there is no separate keep-alive
+        # cap), so the pool is bounded by max_connections; DNS results are cached per pool.
+        connector_limits = {"limit": settings.upstream_max_connections, "limit_per_host": 0}
+
+        def session() -> aiohttp.ClientSession:
+            connector = aiohttp.TCPConnector(keepalive_timeout=30.0, ttl_dns_cache=300, **connector_limits)
+            # auto_decompress=False is set per request by the transport: bytes are relayed raw.
+            # No automatic Accept-Encoding (and Accept, User-Agent): only what the caller sent
+            # goes upstream, or a gzip body could reach a caller that never asked for one.
+            return aiohttp.ClientSession(
+                connector=connector,
+                cookie_jar=aiohttp.DummyCookieJar(),
+                skip_auto_headers=("Accept", "Accept-Encoding", "User-Agent"),
+            )
+
+        return AiohttpTransport(limits=limits, client=session)
+    return httpx.AsyncHTTPTransport(limits=limits, retries=0)
+
+
+def make_upstreams(settings: Settings) -> dict[str, Upstream]:
+    """One :class:`Upstream` per entry of ``settings.upstreams``."""
+    timeout = httpx.Timeout(
+        settings.upstream_timeout_seconds,
+        connect=settings.upstream_connect_timeout_seconds,
+        pool=settings.upstream_connect_timeout_seconds,
+    )
+    out: dict[str, Upstream] = {}
+    for name, url in settings.upstreams.items():
+        transport = make_transport(settings)
+        client = httpx.AsyncClient(base_url=url, transport=transport, timeout=timeout, trust_env=False)
+        client.cookies.jar = http.cookiejar.CookieJar(policy=_RejectAllCookies())
+        out[name] = Upstream(name, url, client, transport, timeout.as_dict(), httpx.URL(url))
+    return out
+
+
+def is_timeout(exc: httpx.TransportError) -> bool:
+    """Whether an upstream did not answer in time (504) rather than not at all (502).
+
+    httpx_aiohttp maps every aiohttp connection error (a refused connection too) to
+    ConnectTimeout, so the aiohttp exception it chains decides when there is one.
+    """
+    cause = exc.__cause__
+    if isinstance(cause, aiohttp.ClientError):
+        return isinstance(cause, TimeoutError)
+    return isinstance(exc, httpx.TimeoutException)
+
+
+async def close_upstreams(upstreams: dict[str, Upstream]) -> None:
+    await asyncio.gather(*(u.client.aclose() for u in upstreams.values()), return_exceptions=True)

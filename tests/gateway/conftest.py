@@ -1,0 +1,214 @@
+"""A real gateway over real HTTP, with stand-in upstreams, for the gateway's tests.
+
+Everything runs in the session's event loop with ``uvicorn.Server`` on free ports: two small
+test-only ASGI upstreams (``echo`` answers what it received and records clock settings; ``hang``
+never answers ``/slow``), a ``down`` upstream nobody listens on, and two gateways sharing one
+migrated database: ``gateway`` in test mode (upstream timeout 1 s) and ``strict`` in production
+mode with a tiny rate limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from deploy.embedded import free_port
+from gateway.app import create_app
+from gateway.bootstrap import ensure_admin
+from gateway.config import Settings
+from shared.migrations import upgrade
+
+ADMIN_PASSWORD = "admin-secret-1"
+Scope = dict[str, Any]
+
+
+@dataclass
+class Echo:
+    """The echo upstream's memory: every clock setting it was sent (body and Authorization)."""
+
+    clock_settings: list[dict[str, Any]] = field(default_factory=list)
+    openapi: dict[str, Any] = field(default_factory=dict)
+
+
+async def _read_body(receive: Callable[[], Awaitable[dict[str, Any]]]) -> bytes:
+    body, more = b"", True
+    while more:
+        message = await receive()
+        body += message.get("body", b"")
+        more = message.get("more_body", False)
+    return body
+
+
+async def _answer(send: Callable[[dict[str, Any]], Awaitable[None]], status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
+        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *(headers or [])]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def echo_app(echo: Echo) -> Callable[..., Awaitable[None]]:
+    """Answers ``{method, path, raw_path, query_string, headers, body}``; ``/internal/clock``
+    records the setting; ``/openapi.json`` serves ``echo.openapi``; ``…/big`` streams 1 MiB."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http"
+        body = await _read_body(receive)
+        path = scope["path"]
+        headers = [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]]
+        if path == "/internal/clock" and scope["method"] == "PUT":
+            echo.clock_settings.append({"body": json.loads(body), "authorization": dict(scope["headers"]).get(b"authorization", b"").decode()})
+            await _answer(send, 200, json.loads(body))
+            return
+        if path == "/openapi.json":
+            await _answer(send, 200, echo.openapi)
+            return
+        if path.endswith("/big"):
+            chunk = b"x" * 65536
+            await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/octet-stream")]})
+            for _ in range(16):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
+        await _answer(send, 200, {
+            "method": scope["method"], "path": path, "raw_path": scope["raw_path"].decode("latin-1"),
+            "query_string": scope["query_string"].decode("latin-1"), "headers": headers,
+            "body": body.decode("utf-8", "replace"),
+        }, headers=[(b"set-cookie", b"upstream=1"), (b"connection", b"x-upstream-hop"), (b"x-upstream-hop", b"1")])
+
+    return app
+
+
+def hang_app(release: asyncio.Event) -> Callable[..., Awaitable[None]]:
+    """``…/slow`` answers only when ``release`` is set (or after 10 s); anything else at once."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        await _read_body(receive)
+        if scope["path"].endswith("/slow"):
+            try:
+                await asyncio.wait_for(release.wait(), 10)
+            except TimeoutError:
+                pass
+        await _answer(send, 200, {"ok": True})
+
+    return app
+
+
+class Served:
+    """An ASGI app served by uvicorn in this event loop."""
+
+    def __init__(self, app: Any, port: int, *, lifespan: str = "off") -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan=lifespan, log_level="warning",
+                                access_log=False, timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.task: asyncio.Task[None] | None = None
+
+    async def start(self) -> Served:
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(400):
+            if self.server.started:
+                return self
+            if self.task.done():
+                self.task.result()
+            await asyncio.sleep(0.025)
+        raise TimeoutError(f"server on {self.port} did not start")
+
+    async def stop(self) -> None:
+        self.server.should_exit = True
+        if self.task is not None:
+            await asyncio.wait_for(self.task, 15)
+
+
+@dataclass
+class Gateway:
+    url: str
+    app: Any
+    settings: Settings
+
+    def client(self, **kwargs: Any) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10, **kwargs)
+
+    async def token(self, username: str = "admin", password: str = ADMIN_PASSWORD) -> str:
+        async with self.client() as client:
+            response = await client.post("/oauth/token", data={"grant_type": "password", "username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return response.json()["access_token"]
+
+
+@dataclass
+class Stage:
+    gateway: Gateway
+    strict: Gateway
+    echo: Echo
+    release: asyncio.Event
+    database_url: str
+    upstreams: dict[str, str]
+
+
+def _settings(database_url: str, nats_url: str, port: int, upstreams: dict[str, str], **overrides: Any) -> Settings:
+    own = f"http://127.0.0.1:{port}"
+    values: dict[str, Any] = {
+        "database_url": database_url, "nats_url": nats_url, "port": port, "mode": "test",
+        "upstreams": upstreams, "gateway_url": own, "jwks_url": f"{own}/.well-known/jwks.json",
+        "upstream_timeout_seconds": 1.0, "clock_push_timeout_seconds": 2.0, "log_level": "WARNING",
+        "openapi_cache_seconds": 0.0,
+        # Cheap hashes keep the tests fast; the cost parameters play no part in what is tested.
+        "password_hash_time_cost": 1, "password_hash_memory_kib": 1024,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+async def stage(databases, nats_server) -> AsyncIterator[Stage]:
+    database_url = await databases.create("gateway")
+    await asyncio.to_thread(upgrade, "gateway", database_url)
+    echo, release = Echo(), asyncio.Event()
+    echo_server = await Served(echo_app(echo), free_port()).start()
+    hang_server = await Served(hang_app(release), free_port()).start()
+    upstreams = {"echo": echo_server.url, "hang": hang_server.url, "down": f"http://127.0.0.1:{free_port()}"}
+    port, strict_port = free_port(), free_port()
+    gateway_app = create_app(_settings(database_url, nats_server.url, port, upstreams))
+    strict_app = create_app(_settings(
+        database_url, nats_server.url, strict_port, upstreams, mode="production",
+        rate_limit_per_minute=60, rate_limit_burst=5,
+    ))
+    gateway_server = await Served(gateway_app, port, lifespan="on").start()
+    strict_server = await Served(strict_app, strict_port, lifespan="on").start()
+    await ensure_admin(gateway_app.state.sessionmaker, ADMIN_PASSWORD)
+    try:
+        yield Stage(
+            Gateway(gateway_server.url, gateway_app, gateway_app.state.settings),
+            Gateway(strict_server.url, strict_app, strict_app.state.settings),
+            echo, release, database_url, upstreams,
+        )
+    finally:
+        release.set()
+        for server in (gateway_server, strict_server, echo_server, hang_server):
+            await server.stop()
+
+
+@pytest.fixture(scope="session")
+async def admin_token(stage: Stage) -> str:
+    return await stage.gateway.token()
+
+
+@pytest.fixture
+async def api(stage: Stage, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of the test-mode gateway signed in as the administrator."""
+    async with stage.gateway.client(headers={"Authorization": f"Bearer {admin_token}"}) as client:
+        yield client
+
+
+@pytest.fixture
+async def anon(stage: Stage) -> AsyncIterator[httpx.AsyncClient]:
+    async with stage.gateway.client() as client:
+        yield client
