@@ -1,0 +1,1 @@
+"""Tekun self-care and placement, left-behind registry, visits, devices and alerts."""
