@@ -20,7 +20,7 @@ import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict
-from sqlalchemy import func, select
+from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 
 from gateway.auth.tokens import TokenIssuer

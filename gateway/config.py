@@ -6,6 +6,7 @@ Every field is an environment variable ``GATEWAY_<FIELD>``; ``upstreams`` is JSO
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -13,6 +14,9 @@ from pydantic import Field, field_validator
 from shared.settings import ServiceSettings, service_config
 
 SERVICES = ("eligibility", "relief", "subsidy", "care", "wishes")
+# /api/v1/<these> are the gateway's own (API.md), so no upstream may take the name.
+RESERVED_PREFIXES = ("admin", "calendar", "reports", "gateway")
+_UPSTREAM_NAME = re.compile(r"[a-z][a-z0-9_-]*")
 
 
 def _default_upstreams() -> dict[str, str]:
@@ -51,7 +55,12 @@ class Settings(ServiceSettings):
 
     @field_validator("upstreams")
     @classmethod
-    def _strip_slashes(cls, value: dict[str, str]) -> dict[str, str]:
+    def _check_upstreams(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, url in value.items():
+            if not _UPSTREAM_NAME.fullmatch(name) or name in RESERVED_PREFIXES:
+                raise ValueError(f"upstream name {name!r} is not a plain lower-case name or is one of {RESERVED_PREFIXES}")
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"upstream {name!r} needs an http(s) URL")
         return {name: url.rstrip("/") for name, url in value.items()}
 
     @property

@@ -25,7 +25,7 @@ from gateway.upstreams import Upstream
 
 log = structlog.get_logger("gateway.openapi")
 router = APIRouter()
-_FETCH_TIMEOUT = 3.0
+_FETCH_TIMEOUT = 15.0  # an upstream builds its schema on first request; slow on a busy host
 _PARTIAL_CACHE_SECONDS = 5.0
 # Component kinds that are referenced by $ref (securitySchemes are referenced by name).
 _REF_KINDS = ("schemas", "responses", "parameters", "examples", "requestBodies", "headers", "links", "callbacks", "pathItems")

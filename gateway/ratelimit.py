@@ -12,9 +12,10 @@ import math
 import time
 from collections import OrderedDict
 
+import structlog
 from starlette.requests import Request
 
-from shared.auth import Principal, bearer_token
+from shared.auth import Principal
 from shared.errors import Problem
 
 
@@ -52,21 +53,32 @@ class TokenBucketLimiter:
             del self._buckets[key]
 
 
+def bearer_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The bearer token among raw ASGI headers (as shared.auth.bearer_token, without building a
+    Headers object on the proxy's hot path)."""
+    for key, value in headers:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
+
+
 async def rate_key(request: Request) -> str:
-    """The bucket of this request: ``sub:<subject>`` for a valid bearer token (the principal is
+    """The bucket of this request: ``user:<sub>`` / ``client:<sub>`` for a valid bearer token (the principal is
     cached on ``request.state`` for the route), else ``ip:<client address>``. An invalid token
     counts against the IP; the route itself then refuses it."""
-    principal: Principal | None = getattr(request.state, "principal", None)
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
     if principal is None:
-        token = bearer_token(request)
+        token = bearer_from_headers(request.scope["headers"])
         if token is not None:
             try:
                 principal = await request.app.state.token_verifier.verify(token)
                 request.state.principal = principal
+                structlog.contextvars.bind_contextvars(principal=principal.subject)
             except Problem:
                 principal = None
     if principal is not None:
-        return f"sub:{principal.subject}"
+        return f"{'client' if principal.client else 'user'}:{principal.subject}"
     return f"ip:{request.client.host if request.client else 'unknown'}"
 
 

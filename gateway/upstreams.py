@@ -1,9 +1,11 @@
 """One pooled HTTP client per upstream service, with explicit limits and timeouts.
 
 The suite speaks httpx everywhere; under the forwarding path the transport is chosen by
-measurement (``tests/bench/bench_gateway.py``): ``aiohttp`` (httpx_aiohttp.AiohttpTransport,
-the default) or ``httpx`` (httpx's own httpcore pool). Either way each upstream has its own pool,
-so a slow service cannot starve the connections of the others.
+measurement (``tests/bench/bench_gateway.py``, setting ``proxy_transport``): ``aiohttp-lean``
+(:mod:`gateway.transport`, the default), ``aiohttp`` (httpx_aiohttp.AiohttpTransport) or
+``httpx`` (httpx's own httpcore pool, an order of magnitude slower here under concurrency). Each
+upstream has its own pool, so a slow service cannot starve the connections of the others. The
+same client also fetches the upstream's OpenAPI document and pushes clock settings.
 """
 
 from __future__ import annotations

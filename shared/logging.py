@@ -54,6 +54,26 @@ def mask_personal_data(_logger: Any, _name: str, event_dict: dict[str, Any]) -> 
     return {k: _mask(v, k) for k, v in event_dict.items()}
 
 
+class _CurrentStdout:
+    """Writes to whatever ``sys.stdout`` is now (a test runner swaps it; a bound file may close)."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+class _CurrentStdoutHandler(logging.StreamHandler):
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: ANN201
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, _value) -> None:  # noqa: ANN001
+        pass
+
+
 def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog (and stdlib logging through it) for process ``service``."""
     shared_processors: list[Any] = [
@@ -67,12 +87,12 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStdout()),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)
     # Route the standard library's records (uvicorn, sqlalchemy, nats) through the same masking.
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _CurrentStdoutHandler()
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
@@ -82,5 +102,6 @@ def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access",):
+    # httpx logs every URL at INFO (query strings may carry names); uvicorn.access duplicates ours.
+    for noisy in ("uvicorn.access", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

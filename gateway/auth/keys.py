@@ -50,6 +50,7 @@ def new_key_row() -> SigningKey:
     """A fresh 2048-bit key pair as an (inactive, unsaved) row. CPU-bound: call in a thread."""
     private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     jwk: dict[str, Any] = RSAAlgorithm.to_jwk(private.public_key(), as_dict=True)
+    jwk.pop("key_ops", None)  # RFC 7517 §4.3: not together with "use"
     kid = _thumbprint(jwk)
     jwk.update({"kid": kid, "use": "sig", "alg": "RS256"})
     pem = private.private_bytes(

@@ -197,6 +197,18 @@ async def stage(databases, nats_server) -> AsyncIterator[Stage]:
 
 
 @pytest.fixture(scope="session")
+async def library_gateway(stage: Stage, nats_server) -> AsyncIterator[Gateway]:
+    """A third gateway on the same database, forwarding through httpx_aiohttp's transport."""
+    port = free_port()
+    app = create_app(_settings(stage.database_url, nats_server.url, port, stage.upstreams, proxy_transport="aiohttp"))
+    server = await Served(app, port, lifespan="on").start()
+    try:
+        yield Gateway(server.url, app, app.state.settings)
+    finally:
+        await server.stop()
+
+
+@pytest.fixture(scope="session")
 async def admin_token(stage: Stage) -> str:
     return await stage.gateway.token()
 

@@ -153,3 +153,15 @@ async def test_proxy_metrics_are_exported(anon) -> None:
     metrics = (await anon.get("/metrics")).text
     assert 'gateway_upstream_responses_total{service="echo",status="200"}' in metrics
     assert 'gateway_upstream_responses_total{service="hang",status="timeout"}' in metrics or "gateway_upstream_duration_seconds" in metrics
+
+
+async def test_the_library_transport_behaves_the_same(library_gateway, admin_token: str) -> None:
+    async with library_gateway.client(headers={"Authorization": f"Bearer {admin_token}"}) as client:
+        echoed = await client.post("/api/v1/echo/p", params={"name": "王𠮷"}, json={"name": "王𠮷"}, headers={"Connection": "X-Custom", "X-Custom": "1"})
+        assert echoed.status_code == 200 and echoed.json()["query_string"] == "name=" + quote("王𠮷")
+        assert json.loads(echoed.json()["body"]) == {"name": "王𠮷"} and "x-custom" not in upstream_headers(echoed)
+        assert (await client.get("/api/v1/hang/slow")).json()["code"] == "upstream_timeout"
+        assert (await client.get("/api/v1/hang/fast")).status_code == 200
+        assert (await client.get("/api/v1/down/x")).json()["code"] == "upstream_unavailable"
+        async with client.stream("GET", "/api/v1/echo/big") as big:
+            assert sum([len(c) async for c in big.aiter_bytes()]) == 16 * 65536
