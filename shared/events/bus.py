@@ -37,8 +37,8 @@ class EventBus:
     once connected with the stream in place. Meanwhile the service serves reads and commits
     events to its outbox; they are published when NATS is back.
     Consumer options (``max_deliver``, ``ack_wait``, ``nak_delay``, ``fetch_timeout``,
-    ``concurrency``, ``consumer_batch``) are passed to :class:`EventConsumer`; ``consumer_name`` defaults to
-    ``service``.
+    ``concurrency``, ``consumer_batch``, ``batch_transactions``) are passed to
+    :class:`EventConsumer`; ``consumer_name`` defaults to ``service``.
     """
 
     def __init__(
@@ -57,6 +57,7 @@ class EventBus:
         fetch_timeout: float = 2.0,
         concurrency: int = 8,
         consumer_batch: int = 50,
+        batch_transactions: bool = True,
         relay_batch_size: int = 100,
         publish_timeout: float = 5.0,
         stream_replicas: int = 1,
@@ -69,7 +70,7 @@ class EventBus:
         self._consumer_options = {
             "name": consumer_name or service, "max_deliver": max_deliver, "ack_wait": ack_wait,
             "nak_delay": nak_delay, "fetch_timeout": fetch_timeout, "concurrency": concurrency,
-            "batch": consumer_batch,
+            "batch": consumer_batch, "batch_transactions": batch_transactions,
         }
         self._relay_options = {
             "interval": relay_interval, "batch_size": relay_batch_size,

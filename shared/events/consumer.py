@@ -312,11 +312,11 @@ class EventConsumer:
             async with self._uow_factory(None) as uow:
                 # Sorted: concurrent replicas lock inbox keys in one order, so they cannot deadlock.
                 keys = sorted({e.id: e.type for _, e in batch}.items())
+                # executemany form: one cached statement whatever the batch size (SQLAlchemy
+                # still sends it as one multi-row INSERT … RETURNING).
                 inserted = await uow.session.execute(
-                    insert(InboxEvent)
-                    .values([{"consumer": self.name, "event_id": i, "event_type": t} for i, t in keys])
-                    .on_conflict_do_nothing()
-                    .returning(InboxEvent.event_id)
+                    insert(InboxEvent).on_conflict_do_nothing().returning(InboxEvent.event_id),
+                    [{"consumer": self.name, "event_id": i, "event_type": t} for i, t in keys],
                 )
                 fresh = set(inserted.scalars())
                 count = len(fresh)

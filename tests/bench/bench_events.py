@@ -65,6 +65,7 @@ class Clocked:
         self.done = asyncio.Event()
         self.expected = 0
         self.produce_seconds = 0.0
+        self.cpu_at_start = 0.0
 
     def latencies_ms(self) -> list[float]:
         return sorted((self.handled[k] - self.committed[k]) * 1000 for k in self.handled)
@@ -224,6 +225,7 @@ async def run_pipeline(server_url: str, nats_url: str, label: str, note: str, *,
     while not (consumer.consumer and consumer.consumer.subscribed):
         await asyncio.sleep(0.01)
     started = time.perf_counter()
+    clocked.cpu_at_start = time.process_time()
     for event_id in clocked.committed:
         clocked.committed[event_id] = started
     await producer.start()
@@ -302,11 +304,14 @@ async def main(args: argparse.Namespace) -> None:
                             time="2026-01-01T00:00:00Z", data={"note": note})
         payload = sample.to_json_bytes()
 
+        cpu = time.process_time()
         raw_rate = await bench_raw(nats_server.url, args.count, payload)
+        raw_cpu = (time.process_time() - cpu) / args.count * 1000
         raw_paced = await bench_raw_paced(nats_server.url, args.rate, args.paced_seconds, payload)
 
         drained, started = await run_pipeline(server_url, nats_server.url, "drain", note,
                                               backlog=args.count)
+        drain_cpu = (time.process_time() - drained.cpu_at_start) / args.count * 1000
         drain_rate = args.count / (max(drained.handled.values()) - started)
 
         clocked, _ = await run_pipeline(server_url, nats_server.url, "burst", note,
@@ -328,8 +333,10 @@ async def main(args: argparse.Namespace) -> None:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"event passing benchmark: {args.count} events of {len(payload)} bytes, loop {args.loop},"
           f" {os.cpu_count()} CPUs, load average {load} (figures are only comparable within one run)")
-    print(f"  raw nats-py JetStream        {raw_rate:8.0f} events/s  publish awaiting each ack, then pull+ack")
-    print(f"  pipeline, outbox backlog     {drain_rate:8.0f} events/s  relay → JetStream → inbox + handler tx")
+    print(f"  raw nats-py JetStream        {raw_rate:8.0f} events/s  publish awaiting each ack, then pull+ack"
+          f"  ({raw_cpu:.2f} ms client CPU/event)")
+    print(f"  pipeline, outbox backlog     {drain_rate:8.0f} events/s  relay → JetStream → inbox + handler tx"
+          f"  ({drain_cpu:.2f} ms client CPU/event)")
     print(f"  pipeline, producers running  {burst_rate:8.0f} events/s  {args.workers} producers, one tx per event;"
           f" commit→handler p50 {statistics.median(burst_latency):.1f} ms p99 {percentile(burst_latency, 0.99):.1f} ms")
     print(f"  ratio to raw                 {ratio:8.2f}×  backlog ({e2e_ratio:.2f}× with producers running)"

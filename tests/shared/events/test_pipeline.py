@@ -140,11 +140,11 @@ async def test_a_redelivery_racing_the_first_delivery_is_skipped(service_db, nat
     producer = await service_db(unique("prod"))
     consumer = await service_db(unique("cons"))
     event_type = f"{producer.service}.benefit.granted"
-    handlers = recording_handlers(event_type, sleep=2.5)
+    handlers = recording_handlers(event_type, sleep=1.5)
     nc = await connect_nats(nats_url, name="test-replicas")
     replicas = [
         EventConsumer(name=consumer.service, handlers=handlers, uow_factory=consumer.uow,
-                      js_provider=nc.jetstream, ack_wait=1.0, heartbeat=False, fetch_timeout=0.3)
+                      js_provider=nc.jetstream, ack_wait=0.5, heartbeat=False, fetch_timeout=0.3)
         for _ in range(2)
     ]
     tasks = [asyncio.create_task(replica.run_forever()) for replica in replicas]
@@ -225,7 +225,7 @@ async def test_the_consumer_survives_an_empty_stream(service_db, buses) -> None:
     # The consumer starts first: the producer's stream does not exist yet, let alone an event.
     cbus = await buses(consumer, recording_handlers(event_type), fetch_timeout=0.2)
     await eventually(lambda: cbus.consumer is not None and cbus.consumer.subscribed)
-    await asyncio.sleep(1.0)  # several empty fetches
+    await asyncio.sleep(0.7)  # several empty fetches
     assert cbus.consumer.subscribed and await consumer.count(effects) == 0
 
     pbus = await buses(producer)
