@@ -1,0 +1,82 @@
+"""Who may do what in this service, and the audit trail of staff reads of personal data."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+
+from fastapi import Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.auth import (
+    AUDITOR,
+    CARE_WORKER,
+    DISTRICT_ADMIN,
+    DISTRICT_APPROVER,
+    TOWN_APPROVER,
+    TOWN_CASEWORKER,
+    VILLAGE_OFFICER,
+    Principal,
+)
+
+# Read the registry (town staff see their own town only).
+READERS = (DISTRICT_ADMIN, DISTRICT_APPROVER, TOWN_APPROVER, TOWN_CASEWORKER, CARE_WORKER, AUDITOR, VILLAGE_OFFICER)
+# Register households and record their data.
+WRITERS = (DISTRICT_ADMIN, TOWN_CASEWORKER, TOWN_APPROVER)
+# Decide (R-DB-7: the household's own town approves).
+APPROVERS = (TOWN_APPROVER,)
+AUDIT_READERS = (AUDITOR, DISTRICT_ADMIN)
+
+
+def actor_of(principal: Principal) -> str:
+    """The subject recorded in history and audit entries (a username or a client id)."""
+    return principal.subject
+
+
+def client_of(request: Request | None, principal: Principal) -> str | None:
+    """Through which client the call came: the token's client (``azp`` / ``client_id``) or the
+    caller's ``X-Client`` / ``User-Agent`` header."""
+    for claim in ("azp", "client_id"):
+        value = principal.claims.get(claim)
+        if value:
+            return str(value)[:200]
+    if request is None:
+        return None
+    value = request.headers.get("x-client") or request.headers.get("user-agent")
+    return value[:200] if value else None
+
+
+async def audit_reads(
+    session: AsyncSession,
+    *,
+    request: Request,
+    principal: Principal,
+    at,  # noqa: ANN001 - aware datetime
+    record_type: str,
+    records: Iterable[tuple[uuid.UUID, uuid.UUID | None]],
+    action: str = "read",
+) -> None:
+    """Write one audit entry per record read by a staff user: ``records`` = (record id,
+    household id). System clients' reads are not staff reads and are not written."""
+    from services.eligibility.registry.models import AuditEntry
+
+    if principal.client:
+        return
+    client = client_of(request, principal)
+    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    for record_id, household_id in records:
+        session.add(
+            AuditEntry(
+                at=at,
+                actor=actor_of(principal),
+                roles=sorted(principal.roles),
+                town=principal.town,
+                client=client,
+                action=action,
+                record_type=record_type,
+                record_id=record_id,
+                household_id=household_id,
+                request_id=request_id,
+                path=request.url.path,
+            )
+        )

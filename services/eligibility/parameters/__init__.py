@@ -1,0 +1,1 @@
+"""Versioned policy parameters (POLICY.md: "policy is data") of the eligibility service."""

@@ -1,0 +1,1 @@
+"""The household registry: households, members, incomes, expenditure, assets, history, audit."""

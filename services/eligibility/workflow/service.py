@@ -1,0 +1,304 @@
+"""The application workflow (R-DB-9 for dibao and the allowances, R-TK-1 for tekun).
+
+accepted → (start investigation) investigating → (opinion) opinion_given → (notice, when the
+opinion is to approve) in_notice → (submit, after the notice) with_approver → approved | refused
+→ (refused) refusal_notified; withdrawn from any open step. Each step's deadline in working days
+is stored and tracked: met when the step is done, breached (once) by the worker when it passes.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+
+import structlog
+from sqlalchemy import select
+
+from services.eligibility import events
+from services.eligibility.decisions import service as decisions
+from services.eligibility.figures import local_date
+from services.eligibility.parameters.service import parameters_on
+from services.eligibility.registry import service as registry
+from services.eligibility.registry.models import Household, Person
+from services.eligibility.workflow import rules
+from services.eligibility.workflow.models import Application, ApplicationDeadline
+from shared.auth import Principal
+from shared.calendar_store import load_calendar
+from shared.db import UnitOfWork
+from shared.errors import Problem, not_found
+
+log = structlog.get_logger("eligibility.workflow")
+
+OPEN = ("accepted", "investigating", "opinion_given", "in_notice", "with_approver")
+PERSON_CATEGORIES = ("tekun", "orphan", "child_without_care", "revolutionary_veteran")
+
+
+async def get_application(uow: UnitOfWork, application_id: uuid.UUID, principal: Principal, *, lock: bool = True) -> Application:
+    application = await uow.session.get(Application, application_id, with_for_update=lock)
+    if application is None:
+        raise not_found("application")
+    principal.ensure_town(application.town, "application")
+    return application
+
+
+async def deadlines_of(uow: UnitOfWork, application_id: uuid.UUID) -> list[ApplicationDeadline]:
+    return list((await uow.session.scalars(
+        select(ApplicationDeadline).where(ApplicationDeadline.application_id == application_id).order_by(ApplicationDeadline.id)
+    )).all())
+
+
+async def _add_deadline(uow: UnitOfWork, application: Application, step: str, starts_on: date) -> ApplicationDeadline:
+    params = await parameters_on(uow.session, starts_on)
+    days = rules.working_days_for(application.category, step, params, extended=application.extended)
+    calendar = await load_calendar(uow.session)
+    deadline = rules.step_deadline(starts_on, days, calendar)
+    row = ApplicationDeadline(
+        application_id=application.id, step=step, working_days=days, starts_on=starts_on,
+        due_date=deadline.deadline_date, due_at=deadline.deadline_at, provisional=deadline.provisional,
+    )
+    uow.session.add(row)
+    return row
+
+
+async def _meet(uow: UnitOfWork, application: Application, *steps: str) -> None:
+    for row in await deadlines_of(uow, application.id):
+        if row.step in steps and row.met_at is None:
+            row.met_at = uow.now()
+
+
+def _log(uow: UnitOfWork, application: Application, step: str, by: str, note: str | None = None) -> None:
+    now = uow.now()
+    application.steps = [*(application.steps or []), {"step": step, "at": now.isoformat(), "by": by, "note": note}]
+    application.updated_at = now
+
+
+def _require(application: Application, *statuses: str) -> None:
+    if application.status not in statuses:
+        raise Problem(409, "wrong_step", f"the application is {application.status}; this step needs {' or '.join(statuses)}",
+                      application_status=application.status)
+
+
+async def accept(*, uow: UnitOfWork, principal: Principal, household_id: uuid.UUID, category: str, person_id: uuid.UUID | None) -> Application:
+    """Accept an application (受理) for the household's town; deadlines start (R-DB-9: investigation
+    within 3 working days, whole process 30; R-TK-1: investigation 15). Errors: 404, 422
+    ``person_required`` / ``unknown_member``, 409 ``application_open``."""
+    household = await registry.get_household(uow.session, household_id, principal, lock=True)
+    if category in PERSON_CATEGORIES:
+        if person_id is None:
+            raise Problem(422, "person_required", "this category is decided for one person: give person_id")
+        person = await uow.session.get(Person, person_id)
+        if person is None or person.household_id != household.id or person.status != "active":
+            raise Problem(422, "unknown_member", "person_id is not an active member of this household")
+    elif person_id is not None:
+        raise Problem(422, "person_not_allowed", "a dibao application concerns the household: omit person_id")
+    same_person = Application.person_id.is_(None) if person_id is None else Application.person_id == person_id
+    existing = await uow.session.scalar(
+        select(Application.id).where(
+            Application.household_id == household.id, Application.category == category,
+            Application.status.in_(OPEN), same_person,
+        )
+    )
+    if existing is not None:
+        raise Problem(409, "application_open", "an application of this category is already open", application_id=str(existing))
+    now = uow.now()
+    application = Application(
+        id=uuid.uuid4(), household_id=household.id, person_id=person_id, town=household.town, category=category,
+        status="accepted", accepted_at=now, accepted_by=principal.subject, extended=False, steps=[], updated_at=now,
+    )
+    _log(uow, application, "accepted", principal.subject)
+    uow.session.add(application)
+    await uow.session.flush()
+    today = local_date(now)
+    if category == "tekun":
+        await _add_deadline(uow, application, "investigation", today)
+    else:
+        await _add_deadline(uow, application, "investigation_start", today)
+        await _add_deadline(uow, application, "process", today)
+    log.info("eligibility.application.accepted", application_id=str(application.id), category=category)
+    return application
+
+
+async def start_investigation(*, uow: UnitOfWork, application: Application, by: str) -> None:
+    """The town starts the household investigation (入户调查)."""
+    _require(application, "accepted")
+    application.status = "investigating"
+    application.investigation_started_at = uow.now()
+    _log(uow, application, "investigation_started", by)
+    await _meet(uow, application, "investigation_start")
+
+
+async def give_opinion(*, uow: UnitOfWork, application: Application, opinion: str, note: str | None, by: str) -> None:
+    """The town's initial opinion (初审意见): approve or refuse."""
+    _require(application, "investigating")
+    application.status = "opinion_given"
+    application.opinion, application.opinion_note = opinion, note
+    application.opinion_at = uow.now()
+    _log(uow, application, f"opinion_{opinion}", by, note)
+    await _meet(uow, application, "investigation")
+
+
+async def publish_notice(*, uow: UnitOfWork, application: Application, starts_on: date | None, by: str) -> None:
+    """Public notice (公示) of ``notice_days`` (7) calendar days for an approve opinion."""
+    _require(application, "opinion_given")
+    if application.opinion != "approve":
+        raise Problem(409, "no_notice_for_refusal", "a proposed refusal is not publicly noticed; submit it to the approver")
+    today = local_date(uow.now())
+    start = starts_on or today
+    if start < today:
+        raise Problem(422, "notice_in_past", "the notice cannot start before today")
+    params = await parameters_on(uow.session, start)
+    days = params.integer("tekun_notice_days" if application.category == "tekun" else "notice_days")
+    application.notice_from, application.notice_until = rules.notice_period(start, days)
+    application.status = "in_notice"
+    _log(uow, application, "notice_published", by, f"{application.notice_from.isoformat()}..{application.notice_until.isoformat()}")
+
+
+async def submit(*, uow: UnitOfWork, application: Application, by: str) -> None:
+    """The file reaches the approver: after the notice ended (or with a refuse opinion); the
+    decision deadline starts (10 working days, R-DB-9; tekun confirmation 15, R-TK-1)."""
+    today = local_date(uow.now())
+    if application.status == "in_notice":
+        assert application.notice_until is not None
+        if today <= application.notice_until:
+            raise Problem(409, "notice_running", f"the public notice runs until {application.notice_until.isoformat()}",
+                          notice_until=application.notice_until.isoformat())
+    elif not (application.status == "opinion_given" and application.opinion == "refuse"):
+        _require(application, "in_notice")
+    application.status = "with_approver"
+    application.with_approver_at = uow.now()
+    _log(uow, application, "submitted_to_approver", by)
+    await _add_deadline(uow, application, "decision", today)
+
+
+async def approve(*, uow: UnitOfWork, principal: Principal, application: Application, note: str | None):
+    """Approve (R-DB-7: an approver of the household's own town): the rules decide the amount on
+    today's figures and the benefit starts the month after (R-DB-9). 422 ``not_eligible`` (nothing
+    stored) when the rules find no benefit — refuse instead."""
+    _require(application, "with_approver")
+    household = await uow.session.get(Household, application.household_id, with_for_update=True)
+    assert household is not None
+    today = local_date(uow.now())
+    if application.category == "dibao":
+        decision, touched = await decisions.apply_dibao(uow=uow, household=household, on=today, kind="approval",
+                                                        decided_by=principal.subject, application_id=application.id, note=note)
+        granted = decision.outcome in ("eligible", "single_person_inclusion")
+    else:
+        person = await uow.session.get(Person, application.person_id)
+        assert person is not None
+        decision, touched = await decisions.apply_person_category(uow=uow, household=household, person=person, category=application.category,
+                                                                  on=today, kind="approval", decided_by=principal.subject,
+                                                                  application_id=application.id, note=note)
+        granted = decision.outcome not in ("not_eligible",)
+    if not granted:
+        raise Problem(422, "not_eligible", "the rules find the household not eligible on today's figures; refuse the application instead",
+                      outcome=decision.outcome, trace=decision.trace)
+    application.status = "approved"
+    application.decided_at = uow.now()
+    _log(uow, application, "approved", principal.subject, note)
+    application.decided_by = principal.subject
+    application.decision_id = decision.id
+    await _meet(uow, application, "decision", "process")
+    return decision, touched
+
+
+async def refuse(*, uow: UnitOfWork, principal: Principal, application: Application, reasons: list[str], note: str | None):
+    """Refuse with reasons; the refusal must be notified within 3 working days (R-DB-9)."""
+    _require(application, "with_approver")
+    household = await uow.session.get(Household, application.household_id)
+    assert household is not None
+    today = local_date(uow.now())
+    decision = decisions.new_decision(
+        uow, household=household, category=application.category, kind="refusal", outcome="refused", assessed_on=today,
+        amount=decisions.Decimal("0.00"), rule_ids=("R-DB-9",) if application.category != "tekun" else ("R-TK-1",),
+        decided_by=principal.subject, person_id=application.person_id, application_id=application.id, note=note,
+        trace={"rules": ["R-DB-9"], "inputs": {"application_id": str(application.id)}, "parameters": [], "figures": {},
+               "reasons": reasons, "outcome": "refused"},
+    )
+    application.status = "refused"
+    application.refusal_reasons = reasons
+    application.decided_at = uow.now()
+    _log(uow, application, "refused", principal.subject, note)
+    application.decided_by = principal.subject
+    application.decision_id = decision.id
+    await _meet(uow, application, "decision", "process")
+    await _add_deadline(uow, application, "refusal_notice", today)
+    return decision
+
+
+async def notify_refusal(*, uow: UnitOfWork, application: Application, by: str) -> None:
+    """The refusal with its reasons was notified to the applicant (R-DB-9: within 3 working days)."""
+    _require(application, "refused")
+    application.status = "refusal_notified"
+    application.refusal_notified_at = uow.now()
+    _log(uow, application, "refusal_notified", by)
+    await _meet(uow, application, "refusal_notice")
+
+
+async def extend(*, uow: UnitOfWork, application: Application, reason: str, by: str) -> None:
+    """Extend the whole process to 45 working days (R-DB-9)."""
+    _require(application, *OPEN)
+    if application.extended:
+        raise Problem(409, "already_extended", "the application is already extended")
+    if application.category == "tekun":
+        raise Problem(409, "not_extendable", "R-TK-1 has no extension")
+    application.extended = True
+    _log(uow, application, "extended", by, reason)
+    for row in await deadlines_of(uow, application.id):
+        if row.step == "process" and row.met_at is None:
+            await uow.session.delete(row)
+            await uow.session.flush()
+            await _add_deadline(uow, application, "process", local_date(application.accepted_at))
+
+
+async def withdraw(*, uow: UnitOfWork, application: Application, by: str, reason: str | None = None) -> None:
+    """The applicant withdrew; open deadlines close."""
+    _require(application, *OPEN)
+    application.status = "withdrawn"
+    _log(uow, application, "withdrawn", by, reason)
+    for row in await deadlines_of(uow, application.id):
+        if row.met_at is None:
+            row.met_at = uow.now()
+
+
+async def fire_breached_deadlines(uow_factory, *, batch: int = 200) -> int:  # noqa: ANN001
+    """Mark deadlines passed without their step breached (once; SKIP LOCKED) and emit
+    ``eligibility.application.deadline_breached``. Returns how many."""
+    done = 0
+    while True:
+        async with uow_factory(None) as uow:
+            now: datetime = uow.now()
+            rows = (await uow.session.scalars(
+                select(ApplicationDeadline)
+                .where(ApplicationDeadline.met_at.is_(None), ApplicationDeadline.breached_at.is_(None), ApplicationDeadline.due_at <= now)
+                .order_by(ApplicationDeadline.due_at, ApplicationDeadline.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )).all()
+            if not rows:
+                return done
+            for row in rows:
+                row.breached_at = now
+                application = await uow.session.get(Application, row.application_id)
+                assert application is not None
+                uow.emit(events.APPLICATION_DEADLINE_BREACHED, events.DeadlineBreachedData(
+                    application_id=str(application.id), household_id=str(application.household_id), town=application.town,
+                    category=application.category, step=row.step, due_date=row.due_date, provisional=row.provisional,
+                ), subject=str(application.id))
+                log.warning("eligibility.application.deadline_breached", application_id=str(application.id), step=row.step)
+            await uow.commit()
+            done += len(rows)
+            if len(rows) < batch:
+                return done
+
+
+async def recompute_deadlines(year: int, uow: UnitOfWork) -> None:
+    """A calendar year was loaded: recompute the open deadlines whose counting spans it."""
+    calendar = await load_calendar(uow.session)
+    rows = (await uow.session.scalars(
+        select(ApplicationDeadline).where(ApplicationDeadline.met_at.is_(None), ApplicationDeadline.breached_at.is_(None))
+    )).all()
+    for row in rows:
+        if row.working_days is None or not (row.starts_on.year <= year <= row.due_date.year + 1):
+            continue
+        deadline = rules.step_deadline(row.starts_on, row.working_days, calendar)
+        row.due_date, row.due_at, row.provisional = deadline.deadline_date, deadline.deadline_at, deadline.provisional

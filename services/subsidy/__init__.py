@@ -1,0 +1,1 @@
+"""Recurring benefits: rosters, monthly payment runs, cross-checks, bank files and returns."""

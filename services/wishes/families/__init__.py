@@ -1,0 +1,1 @@
+"""This service's projection of eligibility's households and benefits (R-MW-1 eligibility)."""

@@ -1,0 +1,1 @@
+"""Versioned policy parameters of the wishes service (pledge_days, village_quota)."""

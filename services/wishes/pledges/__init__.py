@@ -1,0 +1,1 @@
+"""Donors, pledges and their expiry (R-MW-3, R-MW-4)."""

@@ -1,0 +1,185 @@
+"""Benchmark of a monthly payment run: snapshot + cross-check, bank-file issue, bank file.
+
+    python -m tests.bench.bench_subsidy --size 1000000
+
+Builds a roster of ``--size`` dibao benefits (one payee each, with a few deaths, ended benefits
+and missing accounts so the cross-check has work to do), then times the service's own code paths:
+``runs.service.create_run`` + ``process_next_step`` (the set-based snapshot and cross-check),
+``approve_run`` + ``issue_bank_file`` (re-check of deaths and ended benefits, totals frozen) and
+``stream_bank_file`` (COPY … TO STDOUT streamed to a file). The SQL floor is one plain statement
+doing the same join on the same data in the same database: ``CREATE TABLE … AS SELECT`` of the
+snapshot's join and expressions into a table without indexes (and, for reference, the same join
+only counted). Peak memory is this process's maximum resident set size.
+PostgreSQL is embedded unless ``BENCH_DATABASE_URL`` names a server. Targets are printed beside
+the figures, not asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import resource
+import tempfile
+import time
+import uuid
+from datetime import date
+from pathlib import Path
+
+from sqlalchemy import text
+
+from deploy.embedded import EmbeddedPostgres, database_url, drop_databases, ensure_databases, free_port
+from services.subsidy.runs import service as runs
+from shared.auth import Principal
+from shared.clock import ControllableClock
+from shared.db import UnitOfWork, make_engine, make_sessionmaker
+from shared.migrations import upgrade
+
+TARGET_SECONDS = 60.0
+TARGET_FLOOR_RATIO = 2.0
+TARGET_PEAK_MB = 1024.0
+MONTH = date(2020, 6, 1)
+ADMIN = Principal(subject="bench", roles=frozenset({"district_admin"}))
+
+ROSTER = """
+INSERT INTO roster_households (household_id, town, village, registered_poor, ex_poor, edge, lonely_elderly, event_time)
+SELECT 'h' || g, '350505100', '350505100001', g % 7 = 0, false, false, false, now()
+  FROM generate_series(1, :n) g;
+INSERT INTO roster_persons (person_id, household_id, town, village, name, sex, long_term_care, serious_illness,
+                            work_injury_care_allowance, bank_account, deceased_on, child_without_care,
+                            revolutionary_veteran, event_time)
+SELECT 'p' || g, 'h' || g, '350505100', '350505100001',
+       (ARRAY['王小英', '林大山', '陈晓', '欧阳明月'])[1 + g % 4], 'female', false, false, false,
+       CASE WHEN g % 1000 = 0 THEN NULL ELSE '62220' || lpad(g::text, 14, '0') END,
+       CASE WHEN g % 997 = 0 THEN DATE '2020-03-14' END, false, false, now()
+  FROM generate_series(1, :n) g;
+INSERT INTO roster_benefits (benefit_id, household_id, person_id, category, monthly_amount, net_income_12m,
+                             members_count, amount_basis, effective_month, last_month, town, village, rule, event_time)
+SELECT 'b' || g, 'h' || g, 'p' || g, 'dibao', 500.00, (g % 5000) * 2.40, 1 + g % 4, 'gap', DATE '2020-01-01',
+       CASE WHEN g % 499 = 0 THEN DATE '2020-05-01' END, '350505100', '350505100001', 'R-DB-4', now()
+  FROM generate_series(1, :n) g;
+INSERT INTO roster_benefit_members (benefit_id, person_id) SELECT 'b' || g, 'p' || g FROM generate_series(1, :n) g;
+"""
+
+# The snapshot's join and expressions for the dibao part of the assistance group, plain.
+FLOOR_SELECT = """
+SELECT b.person_id, b.person_id AS payee_id, b.household_id, b.benefit_id, b.category AS benefit, DATE '2020-06-01' AS month,
+       CASE WHEN b.amount_basis = 'gap' THEN GREATEST(round(720.00 * b.members_count - b.net_income_12m / 12, 2), 0)
+            ELSE b.monthly_amount END AS amount,
+       COALESCE(p.town, b.town) AS town, COALESCE(p.village, b.village) AS village, p.name, p.bank_account,
+       CASE WHEN p.deceased_on < DATE '2020-06-01' THEN 'deceased'
+            WHEN b.last_month < DATE '2020-06-01' THEN 'benefit_ended' END AS reason
+  FROM roster_benefits b LEFT JOIN roster_persons p ON p.person_id = b.person_id
+ WHERE b.category IN ('dibao', 'dibao_single_person') AND b.effective_month <= DATE '2020-06-01'
+   AND (b.last_month IS NULL OR b.last_month >= DATE '2020-05-01')"""
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+async def bench(server_url: str, size: int) -> None:
+    name = f"bench_subsidy_{uuid.uuid4().hex[:6]}"
+    await ensure_databases(server_url, [name])
+    url = database_url(server_url, name)
+    try:
+        await asyncio.to_thread(upgrade, "subsidy", url)
+        engine = make_engine(url, pool_size=4)
+        sessions = make_sessionmaker(engine)
+        clock = ControllableClock()
+        clock.set(__import__("datetime").datetime.fromisoformat("2020-06-15T09:00:00+08:00"))
+
+        def uow(correlation_id: str | None = None) -> UnitOfWork:
+            return UnitOfWork(sessions, source="/services/subsidy", clock=clock, correlation_id=correlation_id)
+
+        started = time.perf_counter()
+        async with engine.begin() as conn:
+            for statement in ROSTER.strip().split(";\n"):
+                if statement.strip():
+                    await conn.execute(text(statement), {"n": size})
+        async with engine.connect() as conn:
+            await conn.execution_options(isolation_level="AUTOCOMMIT")
+            for table in ("roster_persons", "roster_benefits", "roster_benefit_members", "payment_lines"):
+                await conn.execute(text(f"VACUUM ANALYZE {table}"))
+        print(f"roster of {size:,} benefits built in {time.perf_counter() - started:.1f} s")
+        memory_before = peak_mb()
+
+        # --- our code paths -------------------------------------------------------------
+        t0 = time.perf_counter()
+        async with uow() as u:
+            run = await runs.create_run(uow=u, principal=ADMIN, month=MONTH, group="assistance")
+            await u.commit()
+        claimed = await runs.process_next_step(uow)
+        t_snapshot = time.perf_counter() - t0
+        assert claimed
+        t1 = time.perf_counter()
+        async with uow() as u:
+            await runs.approve_run(uow=u, principal=ADMIN, run_id=run.id)
+            issued = await runs.issue_bank_file(uow=u, principal=ADMIN, run_id=run.id)
+            await u.commit()
+        t_issue = time.perf_counter() - t1
+        t2 = time.perf_counter()
+        written = lines = 0
+        with tempfile.NamedTemporaryFile("wb", suffix=".csv", delete=True) as out:
+            async for chunk in runs.stream_bank_file(engine, issued):
+                out.write(chunk)
+                written += len(chunk)
+                lines += chunk.count(b"\n")
+        t_file = time.perf_counter() - t2
+        total = time.perf_counter() - t0
+        assert lines == issued.bank_count + 2, (lines, issued.bank_count)
+        async with uow() as u:
+            checked = await runs.get_run(u, run.id)
+            summary = await runs.drop_summary(u, run.id)
+            candidates, payable, dropped = checked.lines_total, checked.lines_payable, checked.lines_dropped
+
+        # --- the SQL floor: one plain statement, the same join on the same data ---------------
+        async with engine.begin() as conn:
+            f0 = time.perf_counter()
+            await conn.execute(text(f"CREATE TABLE bench_floor AS {FLOOR_SELECT}"))
+            floor = time.perf_counter() - f0
+            f1 = time.perf_counter()
+            counted = (await conn.execute(text(f"SELECT count(*), sum(amount) FROM ({FLOOR_SELECT}) s"))).one()
+            floor_select = time.perf_counter() - f1
+            await conn.execute(text("DROP TABLE bench_floor"))
+        await engine.dispose()
+    finally:
+        await drop_databases(server_url, [name])
+
+    peak = peak_mb()
+    ok = lambda good: "ok" if good else "MISSED"  # noqa: E731
+    print()
+    print(f"payment run over {candidates:,} roster lines ({payable:,} payable at the snapshot, "
+          f"{issued.bank_count:,} in the bank file, {dropped:,} dropped: "
+          + ", ".join(f"{s['reason']} {s['lines']}" for s in summary) + ")")
+    print(f"  snapshot + cross-check      {t_snapshot:8.2f} s")
+    print(f"  approval + bank-file issue  {t_issue:8.2f} s   (re-check of deaths and ended benefits)")
+    print(f"  bank file (COPY, streamed)  {t_file:8.2f} s   ({written / 1e6:.1f} MB)")
+    print(f"  total                       {total:8.2f} s   target <= {TARGET_SECONDS:.0f} s   {ok(total <= TARGET_SECONDS)}")
+    print(f"  throughput                  {candidates / total:10,.0f} lines/s")
+    print(f"  SQL floor (CREATE TABLE AS) {floor:8.2f} s   ratio {total / floor:.2f}x   target <= {TARGET_FLOOR_RATIO:.0f}x   "
+          f"{ok(total <= TARGET_FLOOR_RATIO * floor)}")
+    print(f"  same join, counted only     {floor_select:8.2f} s   ({counted[0]:,} rows; ratio {total / floor_select:.2f}x)")
+    print(f"  peak memory (this process)  {peak:8.0f} MB  (before the run {memory_before:.0f} MB)   "
+          f"target <= {TARGET_PEAK_MB:.0f} MB   {ok(peak <= TARGET_PEAK_MB)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=100_000, help="roster lines (the issue's figure: 1000000)")
+    args = parser.parse_args()
+    external = os.environ.get("BENCH_DATABASE_URL")
+    if external:
+        asyncio.run(bench(external, args.size))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        server = EmbeddedPostgres(Path(tmp) / "pg", free_port())
+        server.start()
+        try:
+            asyncio.run(bench(server.url, args.size))
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""Payment runs and the roster on a real, migrated subsidy database (no HTTP): the never-twice
+constraint, concurrent snapshots, an interrupted snapshot resuming, and the projection converging
+whatever the order of its events."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.exc import IntegrityError
+
+from services.subsidy.roster import handlers
+from services.subsidy.roster.models import RosterBenefit, RosterPerson
+from services.subsidy.runs import service as runs
+from services.subsidy.runs.models import PaymentLine, PaymentRun
+from shared.auth import Principal
+from shared.clock import ControllableClock
+from shared.db import UnitOfWork, make_engine, make_sessionmaker
+from shared.events.envelope import new_event
+from shared.migrations import upgrade
+
+ADMIN = Principal(subject="admin", roles=frozenset({"district_admin"}))
+T0 = datetime(2020, 6, 1, tzinfo=UTC)
+
+
+class Db:
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url, pool_size=5)
+        self.sessions = make_sessionmaker(self.engine)
+        self.clock = ControllableClock(datetime.fromisoformat("2020-06-15T09:00:00+08:00"))
+        self.tick = T0
+
+    def uow(self, correlation_id: str | None = None) -> UnitOfWork:
+        return UnitOfWork(self.sessions, source="/services/subsidy", clock=self.clock, correlation_id=correlation_id)
+
+    def event(self, event_type: str, data: dict[str, Any], subject: str, at: datetime | None = None):
+        self.tick += timedelta(seconds=1)
+        return new_event(event_type, data, source="/services/eligibility", time=at or self.tick, subject=subject)
+
+    async def apply(self, handler, event) -> None:
+        async with self.uow() as uow:
+            await handler(event, uow=uow)
+            await uow.commit()
+
+    async def dibao_household(self, *, amount: str = "500.00", account: str | None = "6222", effective: str = "2020-01") -> tuple[str, str]:
+        hh, person = f"h-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+        await self.apply(handlers.apply_household, self.event(handlers.HOUSEHOLD_REGISTERED, {
+            "household_id": hh, "town": "350505100", "members": [{"person_id": person, "name": "林一", "bank_account": account}],
+        }, hh))
+        await self.apply(handlers.apply_benefit, self.event(handlers.BENEFIT_GRANTED, {
+            "benefit_id": f"b-{hh}", "household_id": hh, "person_id": person, "category": "dibao", "monthly_amount": amount,
+            "effective_month": effective, "members": [person], "town": "350505100",
+        }, f"b-{hh}"))
+        return hh, person
+
+    async def run(self, month: date, group: str = "assistance") -> PaymentRun:
+        async with self.uow() as uow:
+            run = await runs.create_run(uow=uow, principal=ADMIN, month=month, group=group)
+            await uow.commit()
+        return run
+
+    async def drain(self) -> None:
+        while await runs.process_next_step(self.uow):
+            pass
+
+    async def lines(self, run_id: uuid.UUID, person_id: str | None = None) -> list[PaymentLine]:
+        async with self.uow() as uow:
+            found = await runs.list_lines(uow, run_id, limit=500, after=None, status=None, reason=None, town=None, person_id=person_id)
+            uow.session.expunge_all()  # keep the loaded state after the read-only transaction ends
+            return found
+
+    async def get(self, run_id: uuid.UUID) -> PaymentRun:
+        async with self.uow() as uow:
+            found = await runs.get_run(uow, run_id)
+            uow.session.expunge_all()
+            return found
+
+
+@pytest.fixture(scope="module")
+async def db(databases) -> AsyncIterator[Db]:
+    url = await databases.create("subsidy")
+    await asyncio.to_thread(upgrade, "subsidy", url)
+    database = Db(url)
+    yield database
+    await database.engine.dispose()
+
+
+async def test_the_database_refuses_a_second_payable_line(db: Db) -> None:
+    run = await db.run(date(2019, 12, 1), "housing")
+    common = {"run_id": run.id, "person_id": "p-twice", "payee_id": "p-twice", "benefit": "dibao", "month": date(2019, 12, 1),
+              "amount": Decimal("10.00")}
+    async with db.uow() as uow:
+        uow.session.add(PaymentLine(**common, status="paid"))
+        await uow.commit()
+    for status in ("payable", "paid"):
+        with pytest.raises(IntegrityError):
+            async with db.uow() as uow:
+                uow.session.add(PaymentLine(**common, status=status))
+                await uow.commit()
+    # Dropped and failed lines are outside the constraint: a failed line can be carried again.
+    async with db.uow() as uow:
+        uow.session.add_all([PaymentLine(**common, status="failed"), PaymentLine(**common, status="dropped", drop_reason="duplicate")])
+        await uow.commit()
+
+
+async def test_one_run_per_month_and_group_under_concurrency(db: Db) -> None:
+    results = await asyncio.gather(*[db.run(date(2019, 11, 1), "housing") for _ in range(6)], return_exceptions=True)
+    created = [r for r in results if isinstance(r, PaymentRun)]
+    assert len(created) == 1
+    assert all(getattr(r, "code", None) == "run_exists" for r in results if not isinstance(r, PaymentRun))
+
+
+async def test_an_interrupted_snapshot_resumes_with_the_same_result(db: Db) -> None:
+    households = [await db.dibao_household(amount=f"{100 + i}.00") for i in range(5)]
+    run = await db.run(date(2020, 3, 1))
+    # Interrupt the step half-way: the snapshot statement ran, the transaction never committed.
+    async with db.uow() as uow:
+        claimed = await uow.session.scalar(select(PaymentRun).where(PaymentRun.id == run.id).with_for_update(skip_locked=True))
+        await runs.snapshot(uow=uow, run=claimed)
+        interrupted = (await uow.session.execute(text(
+            "SELECT person_id, amount, status FROM payment_lines WHERE run_id = :r ORDER BY person_id"), {"r": run.id})).all()
+        await uow.rollback()  # the process dies here
+    assert (await db.get(run.id)).status == "created"
+    await db.drain()
+    resumed = await db.get(run.id)
+    assert resumed.status == "checked"
+    async with db.uow() as uow:
+        final = (await uow.session.execute(text(
+            "SELECT person_id, amount, status FROM payment_lines WHERE run_id = :r ORDER BY person_id"), {"r": run.id})).all()
+    assert final == interrupted and len(final) >= 5
+    mine = {person for _, person in households}
+    assert {row.person_id for row in final} >= mine
+    # Every later step repeated is a no-op.
+    async with db.uow() as uow:
+        await runs.approve_run(uow=uow, principal=ADMIN, run_id=run.id)
+        await uow.commit()
+    for _ in range(2):
+        async with db.uow() as uow:
+            issued = await runs.issue_bank_file(uow=uow, principal=ADMIN, run_id=run.id)
+            await uow.commit()
+    assert issued.status == "issued" and issued.bank_count == resumed.lines_payable
+
+
+async def test_concurrent_runs_never_carry_a_failed_line_twice(db: Db) -> None:
+    _, person = await db.dibao_household(amount="300.00")
+    first = await db.run(date(2020, 4, 1))
+    await db.drain()
+    async with db.uow() as uow:
+        await runs.approve_run(uow=uow, principal=ADMIN, run_id=first.id)
+        await runs.issue_bank_file(uow=uow, principal=ADMIN, run_id=first.id)
+        await uow.commit()
+    [line] = await db.lines(first.id, person)
+    async with db.uow() as uow:
+        await runs.ingest_bank_return(uow=uow, principal=ADMIN, body_hash="x", rows=[
+            runs.ReturnRow(0, f"QGS{line.id:012d}", "failed", "account frozen")])
+        await uow.commit()
+    # Two later months created at once: both want to carry April's failed line.
+    may, june = await asyncio.gather(db.run(date(2020, 5, 1)), db.run(date(2020, 6, 1)))
+    await asyncio.gather(db.drain(), db.drain())
+    carried = [l for r in (may, june) for l in await db.lines(r.id, person) if l.carried_from_line_id == line.id]
+    assert sorted(l.status for l in carried) in (["payable"], ["dropped", "payable"])
+    payable_april = [l for r in (may, june) for l in await db.lines(r.id, person) if l.month == date(2020, 4, 1) and l.status == "payable"]
+    assert len(payable_april) == 1 and payable_april[0].amount == Decimal("300.00")
+
+
+async def test_a_bank_return_with_an_unknown_reference_changes_nothing(db: Db) -> None:
+    from shared.errors import Problem
+
+    _, person = await db.dibao_household(amount="250.00")
+    run = await db.run(date(2020, 2, 1))
+    await db.drain()
+    async with db.uow() as uow:
+        await runs.approve_run(uow=uow, principal=ADMIN, run_id=run.id)
+        await runs.issue_bank_file(uow=uow, principal=ADMIN, run_id=run.id)
+        await uow.commit()
+    [line] = await db.lines(run.id, person)
+    with pytest.raises(Problem) as refused:
+        async with db.uow() as uow:
+            await runs.ingest_bank_return(uow=uow, principal=ADMIN, body_hash="y", rows=[
+                runs.ReturnRow(0, f"QGS{line.id:012d}", "paid", None), runs.ReturnRow(1, "QGS000000000000", "paid", None)])
+            await uow.commit()
+    assert refused.value.code == "bank_return_rejected"
+    assert refused.value.extensions["unknown_references"] == ["QGS000000000000"]
+    [unchanged] = await db.lines(run.id, person)
+    assert unchanged.status == "payable"
+
+
+async def test_older_events_never_overwrite_newer_state(db: Db) -> None:
+    hh, person = f"h-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+    newer = db.event(handlers.HOUSEHOLD_CHANGED, {"household_id": hh, "town": "350505100", "members": [
+        {"person_id": person, "name": "新", "bank_account": "NEW"}]}, hh, at=T0 + timedelta(days=2))
+    older = db.event(handlers.HOUSEHOLD_REGISTERED, {"household_id": hh, "town": "350505101", "members": [
+        {"person_id": person, "name": "旧", "bank_account": "OLD"}]}, hh, at=T0 + timedelta(days=1))
+    death = db.event(handlers.PERSON_DECEASED, {"person_id": person, "household_id": hh, "died_on": "2020-05-02"}, person,
+                     at=T0 + timedelta(days=1))
+    for event, handler in ((newer, handlers.apply_household), (older, handlers.apply_household), (death, handlers.apply_deceased)):
+        await db.apply(handler, event)
+    # A household snapshot that does not know of the death does not clear it.
+    await db.apply(handlers.apply_household, db.event(handlers.HOUSEHOLD_CHANGED, {"household_id": hh, "town": "350505100",
+                   "members": [{"person_id": person, "name": "新", "bank_account": "NEW"}]}, hh, at=T0 + timedelta(days=3)))
+    async with db.uow() as uow:
+        row = await uow.session.get(RosterPerson, person)
+        assert (row.bank_account, row.town, row.deceased_on) == ("NEW", "350505100", date(2020, 5, 2))
+
+    benefit = f"b-{hh}"
+    granted = db.event(handlers.BENEFIT_GRANTED, {"benefit_id": benefit, "household_id": hh, "person_id": person,
+                       "category": "dibao", "monthly_amount": "500.00", "effective_month": "2019-06", "members": [person]},
+                       benefit, at=T0)
+    ended = db.event(handlers.BENEFIT_ENDED, {"benefit_id": benefit, "last_month": "2020-05", "reason": "deceased"}, benefit,
+                     at=T0 + timedelta(days=4))
+    await db.apply(handlers.apply_benefit, granted)
+    await db.apply(handlers.apply_benefit_ended, ended)
+    await db.apply(handlers.apply_benefit, granted)  # a replay of the grant
+    async with db.uow() as uow:
+        row = await uow.session.get(RosterBenefit, benefit)
+        # Decided in 2019 at standard 600: implied 12-month income (600 − 500) × 12.
+        assert (row.last_month, row.amount_basis, row.net_income_12m) == (date(2020, 5, 1), "gap", Decimal("1200.00"))
