@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import ctypes
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -63,6 +62,8 @@ class SuiteConfig:
             db_prefix=env.get("SUITE_DB_PREFIX", ""),
             admin_password=env.get("ADMIN_PASSWORD") or None,
             log_level=env.get("LOG_LEVEL", "INFO"),
+            embedded_pg_port=int(env.get("SUITE_PG_PORT", "55432")),
+            embedded_nats_port=int(env.get("SUITE_NATS_PORT", "54222")),
         )
         for name in COMPONENTS:
             if f"{name.upper()}_PORT" in env:

@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DataError, DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
@@ -122,6 +123,18 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
     return out
 
 
+def _caused_by_data_error(exc: BaseException) -> bool:
+    """True if asyncpg refused a value (its DataError sits in the cause chain of SQLAlchemy's)."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        if type(seen).__name__ == "DataError":
+            return True
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return False
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Make every error of ``app`` a problem document."""
 
@@ -150,6 +163,16 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(
             Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)), request
         )
+
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # A value the database cannot hold (an id beyond 64 bits, a number out of range) is bad
+        # input that slipped past validation: the caller gets 422, the log gets the type only.
+        if isinstance(exc, DataError) or _caused_by_data_error(exc):
+            log.warning("http.request.value_out_of_range", path=request.url.path, error_type=type(exc.orig).__name__)
+            return problem_response(Problem(422, "value_out_of_range", "A value in the request is out of range"), request)
+        log.exception("http.request.failed", path=request.url.path)
+        return problem_response(Problem(500, "internal_error", "An internal error occurred"), request)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -102,3 +102,25 @@ async def test_idempotency_replays_and_refuses_other_body(sessionmaker) -> None:
         assert caught.value.code == "idempotency_key_reused"
         # Another caller may use the same key independently.
         assert await Idempotency("key-1", scope="u2 POST /x", payload={}).replay(work.session) is None
+
+
+async def test_a_value_the_database_cannot_hold_is_422_not_500(sessionmaker) -> None:
+    import httpx
+    from fastapi import FastAPI
+
+    from shared.errors import install_problem_handlers
+
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/things/{thing_id}")
+    async def get_thing(thing_id: int) -> dict:
+        async with sessionmaker() as session:
+            await session.scalar(select(Thing).where(Thing.id == thing_id))
+        return {}
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        response = await client.get("/things/99999999999999999999")
+    assert response.status_code == 422
+    assert response.json()["code"] == "value_out_of_range"
