@@ -167,6 +167,9 @@ class Suite:
             sys.executable, "-m", "uvicorn", "--factory", APPS[name],
             "--host", self.config.host, "--port", str(port),
             "--loop", "uvloop", "--http", "httptools", "--no-access-log", "--timeout-graceful-shutdown", "5",
+            # Longer than the gateway's pooled keep-alive, so the gateway never reuses a
+            # connection the service is closing (that surfaced as 502s under bursts).
+            "--timeout-keep-alive", "65",
         ]
         output = None
         if self.config.log_dir is not None:

@@ -62,12 +62,12 @@ class ServiceSpec:
     tags: list[dict[str, Any]] = field(default_factory=list)
 
 
-def get_uow(request: Request) -> UnitOfWork:
+async def get_uow(request: Request) -> UnitOfWork:
     """FastAPI dependency: a fresh unit of work for this request (enter it with ``async with``)."""
     return request.app.state.uow_factory(getattr(request.state, "correlation_id", None))
 
 
-def get_clock(request: Request) -> Clock:
+async def get_clock(request: Request) -> Clock:
     return request.app.state.clock
 
 

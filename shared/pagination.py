@@ -48,7 +48,7 @@ def decode_cursor(cursor: str) -> list[Any]:
     return key
 
 
-def page_params(
+async def page_params(
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Items per page (1–500)"),
     cursor: str | None = Query(None, max_length=512, description="next_cursor of the previous page"),
 ) -> PageParams:

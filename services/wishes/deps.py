@@ -25,7 +25,7 @@ async def pages(
     cursor: str | None = Query(None, max_length=512, description="next_cursor of the previous page"),
 ) -> PageParams:
     """``?limit=`` and ``?cursor=`` (422 ``invalid_cursor`` for a cursor we did not issue)."""
-    return page_params(limit, cursor)
+    return await page_params(limit, cursor)
 
 
 async def uow_maker(request: Request) -> Callable[[], UnitOfWork]:
