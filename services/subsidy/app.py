@@ -12,6 +12,7 @@ from services.subsidy.housing.router import router as housing_router
 from services.subsidy.parameters.router import router as parameters_router
 from services.subsidy.price.router import router as price_router
 from services.subsidy.roster import handlers as roster_handlers
+from services.subsidy.roster.router import homes_router
 from services.subsidy.roster.router import router as roster_router
 from services.subsidy.runs.router import router as runs_router
 from services.subsidy.runs.worker import run_worker
@@ -34,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description="Recurring benefits: rosters, monthly payment runs, cross-checks, bank files and returns.",
             routers=[
                 runs_router, price_router, disability_router, benefits_router, housing_router, roster_router,
-                parameters_router,
+                homes_router, parameters_router,
             ],
             handlers=handlers,
             workers=[run_worker],

@@ -334,6 +334,16 @@ async def people(producer, api):
     await p.benefit(s["h3"], s["t"]["person_id"], "tekun", "936.00", "2020-01")
     await p.publish("care.selfcare.assessed", {"person_id": s["t"]["person_id"], "level": "full_loss",
                                                "assessed_on": "2020-05-20", "assessment_id": p.id("as")}, s["t"]["person_id"])
+    # ... placed in a care home in May (centralized support): the home gets the fee shortfall (R-TK-4).
+    s["home"] = p.id("home")
+    placement = p.id("pl")
+    await p.publish("care.placement.made", {
+        "care_person_id": p.id("cp"), "person_id": s["t"]["person_id"], "household_id": s["h3"], "town": TOWN,
+        "placement_id": placement, "home_id": s["home"], "home_name": "前黄敬老院", "home_town": TOWN,
+        "bed_type": "nursing", "started_on": "2020-05-10", "level": "full_loss"}, placement)
+    home = await api.put(f"/api/v1/subsidy/care-homes/{s['home']}/account",
+                         json={"home_name": "前黄敬老院", "bank_account": "6222020000009999"})
+    assert home.status_code == 200 and home.json()["bank_account"].endswith("9999"), home.text
     # H4: the payee died in April → dropped (deceased). H5: benefit ended in May → dropped (benefit_ended).
     s["dead"] = {"name": "赵五", "bank_account": "6222020000000009"}
     s["h4"] = await p.household([s["dead"]])
@@ -402,6 +412,9 @@ async def test_snapshot_pays_each_rule_and_drops_each_mismatch(api, people, june
     assert by_benefit(await lines_of(api, rid, people["e"]["person_id"]))["dibao_single_person"]["amount"] == "520.00"
     tekun = by_benefit(await lines_of(api, rid, people["t"]["person_id"]))
     assert (tekun["tekun_basic"]["amount"], tekun["tekun_care"]["amount"]) == ("936.00", "800.00")
+    # R-TK-4: fees 400 + 1000 + 1200 (full loss) − entitlements 936 + 800 = 864.00, paid to the home.
+    fee = tekun["centralized_support_fee"]
+    assert (fee["amount"], fee["status"], fee["payee_id"], fee["payee_name"]) == ("864.00", "payable", people["home"], "前***院")
     assert by_benefit(await lines_of(api, rid, people["grad"]["person_id"]))["dibao"]["amount"] == "300.00"
     for key, reason in (("dead", "deceased"), ("ended", "benefit_ended"), ("noacct", "no_bank_account")):
         line = by_benefit(await lines_of(api, rid, people[key]["person_id"]))["dibao"]

@@ -130,7 +130,7 @@ async def receive_cpi_figures(
             raise Problem(422, "cpi_rows_rejected", f"{len(errors)} row(s) refused; nothing was stored", errors=errors)
         rows = [service.CpiRow(r.month, r.cpi_yoy_pct, r.food_cpi_yoy_pct, r.released_on, r.checked)
                 for r in intake.items if r.month not in paid]
-        counts = await service.ingest(uow=uow, principal=principal, rows=rows, source=intake.source, paid_months=set())
+        counts = await service.ingest(uow=uow, principal=principal, rows=rows, source=intake.source)
         counts["unchanged"] += len(intake.items) - len(rows)
         out = CpiIntakeOut(**counts)
         idem.record(uow.session, 200, out.model_dump(mode="json"))

@@ -107,18 +107,16 @@ async def current_figure(uow: UnitOfWork, month: date) -> CpiFigure | None:
     )
 
 
-async def ingest(*, uow: UnitOfWork, principal: Principal, rows: list[CpiRow], source: str | None,
-                 paid_months: set[date]) -> dict[str, int]:
-    """Store the CPI figures of ``rows`` (already validated); a changed figure supersedes the current
-    one, an identical one is left as is. ``paid_months``: months a price run already exists for —
-    the caller refuses those rows before calling. Returns counts ``created``, ``revised``,
-    ``unchanged``. Emits ``subsidy.cpi.received`` per created or revised month.
+async def ingest(*, uow: UnitOfWork, principal: Principal, rows: list[CpiRow], source: str | None) -> dict[str, int]:
+    """Store the CPI figures of ``rows`` (validated; months with a price run already left out by the
+    caller): a changed figure supersedes the current one, an identical one is left as is. Returns
+    counts ``created``, ``revised``, ``unchanged``. Emits ``subsidy.cpi.received`` per created or
+    revised month (R-PS-1).
     """
     now = uow.now()
     today = local_today(uow.clock)
     counts = {"created": 0, "revised": 0, "unchanged": 0}
     for row in rows:
-        assert row.month not in paid_months
         current = await current_figure(uow, row.month)
         released_on = row.released_on or today
         if current is not None:

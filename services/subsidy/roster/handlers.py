@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import delete, func, update
+from sqlalchemy import case, delete, func, literal_column, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.subsidy.benefits import rules as benefit_rules
@@ -54,6 +54,11 @@ HOUSEHOLD_CATEGORIES = ("dibao",)
 DIBAO_CATEGORIES = ("dibao", "dibao_single_person")
 CATEGORIES = ("dibao", "dibao_single_person", "tekun", "orphan_institutional", "orphan_dispersed",
               "child_without_care", "revolutionary_veteran")
+
+
+# This transaction's id (xid8, as bigint): stamped on deaths and benefit ends, so a run's re-check
+# finds exactly the changes its snapshot could not see (ids >= the snapshot's xmin).
+XID = literal_column("CAST(CAST(pg_current_xact_id() AS text) AS bigint)")
 
 
 def _month(value: Any) -> date | None:
@@ -220,7 +225,7 @@ def _person_row(person: PersonIn, household: HouseholdIn, at: datetime) -> dict[
         "child_without_care": bool(person.child_without_care),
         "revolutionary_veteran": bool(person.revolutionary_veteran),
         "event_time": at,
-        "deceased_reported_at": at if person.deceased_on else None,
+        "deceased_xid": XID if person.deceased_on else None,
     }
 
 
@@ -244,12 +249,14 @@ async def apply_household(event: CloudEvent, *, uow: UnitOfWork) -> None:
     rows = [_person_row(p, household, at) for p in household.members]
     pstmt = insert(RosterPerson).values(rows)
     px = pstmt.excluded
-    columns = [c for c in rows[0] if c not in ("person_id", "deceased_on", "deceased_reported_at")]
+    columns = [c for c in rows[0] if c not in ("person_id", "deceased_on", "deceased_xid")]
     set_ = {c: px[c] for c in columns}
     # A household snapshot never clears a death already projected (deaths are facts; a correction
-    # would be its own event), and the first report of a death is remembered.
-    set_["deceased_on"] = func.coalesce(px.deceased_on, RosterPerson.deceased_on)
-    set_["deceased_reported_at"] = func.coalesce(RosterPerson.deceased_reported_at, px.deceased_reported_at)
+    # would be its own event); a new or changed date of death is stamped with this transaction.
+    new_death = func.coalesce(px.deceased_on, RosterPerson.deceased_on)
+    set_["deceased_on"] = new_death
+    set_["deceased_xid"] = case(
+        (new_death.is_distinct_from(RosterPerson.deceased_on), XID), else_=RosterPerson.deceased_xid)
     await uow.session.execute(pstmt.on_conflict_do_update(
         index_elements=[RosterPerson.person_id], set_=set_, where=RosterPerson.event_time <= px.event_time,
     ))
@@ -288,6 +295,8 @@ async def apply_benefit(event: CloudEvent, *, uow: UnitOfWork) -> None:
     else:  # individual benefits cover their payee only
         members = [benefit.person_id]
     members_count = 1 if benefit.category == "dibao_single_person" else (benefit.basis_members or len(members))
+    # The payee is always linked to the benefit (the re-checks find its lines through members).
+    members = list(dict.fromkeys([*members, benefit.person_id]))
     basis, income, last_month = await _amount_basis(uow, benefit, members_count)
     values = {
         "benefit_id": benefit.benefit_id, "household_id": benefit.household_id, "person_id": benefit.person_id,
@@ -297,11 +306,12 @@ async def apply_benefit(event: CloudEvent, *, uow: UnitOfWork) -> None:
         "end_reason": None, "town": benefit.town, "village": benefit.village, "decision_id": benefit.decision_id,
         "rule": benefit.rule, "event_time": event.time,
     }
-    stmt = insert(RosterBenefit).values(**values)
+    stmt = insert(RosterBenefit).values(**values, ended_xid=XID if last_month else None)
     bx = stmt.excluded
     result = await uow.session.execute(stmt.on_conflict_do_update(
         index_elements=[RosterBenefit.benefit_id],
-        set_={c: bx[c] for c in values if c != "benefit_id"},
+        set_={c: bx[c] for c in values if c != "benefit_id"} | {"ended_xid": case(
+            (RosterBenefit.last_month.is_distinct_from(bx.last_month), XID), else_=RosterBenefit.ended_xid)},
         where=RosterBenefit.event_time <= bx.event_time,
     ).returning(RosterBenefit.benefit_id))
     if result.scalar() is None:
@@ -319,7 +329,7 @@ async def apply_benefit_ended(event: CloudEvent, *, uow: UnitOfWork) -> None:
     result = await uow.session.execute(
         update(RosterBenefit)
         .where(RosterBenefit.benefit_id == ended.benefit_id, RosterBenefit.event_time <= event.time)
-        .values(last_month=ended.last_month, end_reason=ended.reason, event_time=event.time)
+        .values(last_month=ended.last_month, end_reason=ended.reason, event_time=event.time, ended_xid=XID)
         .returning(RosterBenefit.benefit_id)
     )
     if result.scalar() is None:
@@ -332,13 +342,14 @@ async def apply_deceased(event: CloudEvent, *, uow: UnitOfWork) -> None:
     stmt = insert(RosterPerson).values(
         person_id=data.person_id, household_id=data.household_id, town=data.town, deceased_on=data.died_on,
         long_term_care=False, serious_illness=False, work_injury_care_allowance=False, child_without_care=False,
-        revolutionary_veteran=False, event_time=event.time, deceased_reported_at=event.time,
+        revolutionary_veteran=False, event_time=event.time, deceased_xid=XID,
     )
     await uow.session.execute(stmt.on_conflict_do_update(
         index_elements=[RosterPerson.person_id],
         set_={
             "deceased_on": stmt.excluded.deceased_on,
-            "deceased_reported_at": func.coalesce(RosterPerson.deceased_reported_at, stmt.excluded.deceased_reported_at),
+            "deceased_xid": case((RosterPerson.deceased_on.is_distinct_from(stmt.excluded.deceased_on), XID),
+                                 else_=RosterPerson.deceased_xid),
         },
     ))
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Boolean, Date, DateTime, Index, Integer, Numeric, SmallInteger, String, Text, text
+from sqlalchemy import BigInteger, Boolean, Date, DateTime, Index, Integer, Numeric, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.models import Base
@@ -57,12 +57,12 @@ class RosterPerson(Base):
     child_without_care: Mapped[bool] = mapped_column(Boolean, default=False)
     revolutionary_veteran: Mapped[bool] = mapped_column(Boolean, default=False)
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # When a death was first projected (the cross-check reports deaths since a snapshot).
-    deceased_reported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The PostgreSQL transaction (xid8 as bigint) that projected the death or changed its date:
+    # the re-check before a bank file looks only at deaths its snapshot could not see.
+    deceased_xid: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
-        # Deaths and disabilities are small sets the cross-checks look up.
-        Index("ix_roster_persons_deceased", "person_id", postgresql_where=text("deceased_on IS NOT NULL")),
+        Index("ix_roster_persons_deceased_xid", "deceased_xid", postgresql_where=text("deceased_xid IS NOT NULL")),
         Index("ix_roster_persons_disabled", "person_id", postgresql_where=text("disability_grade IS NOT NULL")),
     )
 
@@ -94,6 +94,12 @@ class RosterBenefit(Base):
     decision_id: Mapped[str | None] = mapped_column(String(64))
     rule: Mapped[str | None] = mapped_column(String(20))
     event_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # The transaction (xid8 as bigint) that set or changed last_month (see RosterPerson.deceased_xid).
+    ended_xid: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index("ix_roster_benefits_ended_xid", "ended_xid", postgresql_where=text("ended_xid IS NOT NULL")),
+    )
 
 
 class RosterBenefitMember(Base):

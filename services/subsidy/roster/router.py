@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 
 from services.subsidy.audit import record_read
 from services.subsidy.common import Month
 from services.subsidy.roster import service
+from services.subsidy.roster.models import CareHomeAccount
 from shared.app import get_uow
 from shared.auth import AUDITOR, DISTRICT_ADMIN, DISTRICT_APPROVER, STAFF_ROLES, Principal, require_roles
 from shared.clock import local_today
@@ -19,6 +22,7 @@ from shared.db import UnitOfWork
 from shared.errors import not_found
 from shared.ids import mask_id_number
 from shared.money import Yuan
+from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/subsidy/roster", tags=["roster"])
 
@@ -112,3 +116,58 @@ async def roster_person(person_id: str, uow: UnitOfWork = Depends(get_uow),
             end_reason=b.end_reason, rule=b.rule,
         ) for b in benefits],
     )
+
+
+homes_router = APIRouter(prefix="/api/v1/subsidy/care-homes", tags=["roster"])
+
+
+class CareHomeAccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    home_name: str = Field(min_length=1, max_length=200)
+    bank_account: str = Field(pattern=r"^[0-9]{8,32}$", description="the account the district's share is paid into")
+
+
+class CareHomeAccountOut(BaseModel):
+    home_id: str
+    home_name: str
+    bank_account: str = Field(description="masked but for the last 4 digits")
+    updated_at: datetime
+    updated_by: str
+
+
+def _home_out(row: CareHomeAccount) -> CareHomeAccountOut:
+    return CareHomeAccountOut(home_id=row.home_id, home_name=row.home_name, bank_account="*" * (len(row.bank_account) - 4) + row.bank_account[-4:],
+                              updated_at=row.updated_at, updated_by=row.updated_by)
+
+
+@homes_router.put("/{home_id}/account", response_model=CareHomeAccountOut)
+async def set_care_home_account(home_id: str, body: CareHomeAccountIn, uow: UnitOfWork = Depends(get_uow),
+                                principal: Principal = Depends(require_roles(DISTRICT_ADMIN))) -> CareHomeAccountOut:
+    """Set the bank account of a care home (care's ``home_id``), into which the district's share of
+    centralized-support fees is paid (R-TK-4). Without one, those lines are dropped
+    ``no_bank_account`` and reported."""
+    async with uow:
+        stmt = insert(CareHomeAccount).values(home_id=home_id, home_name=body.home_name, bank_account=body.bank_account,
+                                              updated_at=uow.now(), updated_by=principal.subject)
+        await uow.session.execute(stmt.on_conflict_do_update(
+            index_elements=[CareHomeAccount.home_id],
+            set_={"home_name": stmt.excluded.home_name, "bank_account": stmt.excluded.bank_account,
+                  "updated_at": stmt.excluded.updated_at, "updated_by": stmt.excluded.updated_by},
+        ))
+        row = await uow.session.get(CareHomeAccount, home_id, populate_existing=True)
+        out = _home_out(row)
+        await uow.commit()
+    return out
+
+
+@homes_router.get("", response_model=Page[CareHomeAccountOut])
+async def list_care_home_accounts(page: PageParams = Depends(page_params), uow: UnitOfWork = Depends(get_uow),
+                                  _: Principal = Depends(require_roles(DISTRICT_ADMIN, DISTRICT_APPROVER, AUDITOR))) -> Page[CareHomeAccountOut]:
+    """Care homes with an account on file (accounts masked)."""
+    async with uow:
+        query = select(CareHomeAccount).order_by(CareHomeAccount.home_id).limit(page.limit + 1)
+        if page.after:
+            query = query.where(CareHomeAccount.home_id > str(page.after[0]))
+        rows = [_home_out(r) for r in (await uow.session.scalars(query)).all()]
+    return make_page(rows, page.limit, key=lambda r: [r.home_id])

@@ -27,7 +27,7 @@ from sqlalchemy import (
     Uuid,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.models import Base
@@ -59,6 +59,13 @@ class PaymentRun(Base):
     lines_payable: Mapped[int] = mapped_column(Integer, default=0)
     lines_dropped: Mapped[int] = mapped_column(Integer, default=0)
     lines_carried_in: Mapped[int] = mapped_column(Integer, default=0)
+    # The snapshot inserts all of a run's lines in one statement: their ids lie in this range.
+    first_line_id: Mapped[int | None] = mapped_column(BigInteger)
+    last_line_id: Mapped[int | None] = mapped_column(BigInteger)
+    # The months its lines pay (the run's month, and those of lines carried in) and the xmin of
+    # the snapshot's transaction: the re-check at the bank file looks at later changes only.
+    line_months: Mapped[list[date] | None] = mapped_column(ARRAY(Date))
+    snapshot_xmin: Mapped[int | None] = mapped_column(BigInteger)
     amount_payable: Mapped[Decimal] = mapped_column(Numeric(16, 2), default=Decimal("0.00"))
     bank_count: Mapped[int | None] = mapped_column(Integer)
     bank_total: Mapped[Decimal | None] = mapped_column(Numeric(16, 2))
@@ -107,7 +114,6 @@ class PaymentLine(Base):
             "uq_payment_lines_once", "month", "benefit", "person_id", unique=True,
             postgresql_where=text("status IN ('payable', 'paid')"),
         ),
-        Index("ix_payment_lines_run_id_id", "run_id", "id"),
         Index("ix_payment_lines_dropped", "run_id", postgresql_where=text("status = 'dropped'")),
         Index("ix_payment_lines_to_carry", "benefit", postgresql_where=text("status = 'failed' AND carried_to_run_id IS NULL")),
         Index("ix_payment_lines_housing", "benefit_id", postgresql_where=text("benefit LIKE 'housing_%'")),

@@ -114,7 +114,7 @@ async def get_run(run_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), _: Prin
     """One run with its line counts by status; 404 ``not_found``."""
     async with uow:
         run = await service.get_run(uow, run_id)
-        return RunOut.of(run, await service.status_counts(uow, run_id))
+        return RunOut.of(run, await service.status_counts(uow, run))
 
 
 @router.get("/runs/{run_id}/report", response_model=RunReport)
@@ -124,7 +124,7 @@ async def run_report(run_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), _: P
     async with uow:
         run = await service.get_run(uow, run_id)
         summary = await service.drop_summary(uow, run_id)
-        return RunReport(run=RunOut.of(run, await service.status_counts(uow, run_id)),
+        return RunReport(run=RunOut.of(run, await service.status_counts(uow, run)),
                          dropped=[DroppedSummary(**s) for s in summary])
 
 
@@ -148,7 +148,7 @@ async def run_lines(
     async with uow:
         run = await service.get_run(uow, run_id)
         after = int(page.after[0]) if page.after else None
-        lines = await service.list_lines(uow, run_id, limit=page.limit, after=after, status=status, reason=reason,
+        lines = await service.list_lines(uow, run, limit=page.limit, after=after, status=status, reason=reason,
                                          town=town, person_id=person_id)
         record_read(uow.session, principal, at=uow.now(), action="subsidy.run.lines.read", resource=f"run:{run_id}",
                     detail=f"status={status} reason={reason} town={town} person={'yes' if person_id else 'no'} n={min(len(lines), page.limit)}")

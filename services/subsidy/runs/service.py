@@ -29,6 +29,7 @@ from services.subsidy.benefits import rules as benefit_rules
 from services.subsidy.common import add_months, format_month
 from services.subsidy.parameters.service import Params, params_on
 from services.subsidy.price import service as price_service
+from services.subsidy.roster.service import ensure_ready
 from services.subsidy.runs import rules, sql
 from services.subsidy.runs.models import BankReturn, PaymentLine, PaymentRun
 from shared.auth import Principal
@@ -134,8 +135,6 @@ async def create_run(*, uow: UnitOfWork, principal: Principal, month: date, grou
     ``run_id``). Also 422 ``month_in_future`` (after next month), 409 ``roster_rebuilding`` and the
     errors of :func:`group_figures`. Emits ``subsidy.run.created``.
     """
-    from services.subsidy.roster.service import ensure_ready
-
     today = local_today(uow.clock)
     if month > add_months(today.replace(day=1), 1):
         raise Problem(422, "month_in_future", "A run can be created up to next month", month=format_month(month))
@@ -175,6 +174,11 @@ async def snapshot(*, uow: UnitOfWork, run: PaymentRun, work_mem_mb: int = 256) 
     # The window over (person, benefit, month) sorts every candidate line: keep it in memory.
     await uow.session.execute(text(f"SET LOCAL work_mem = '{int(work_mem_mb)}MB'"))
     row = (await uow.session.execute(statement, _binds_from_trace(run))).one()
+    # Fresh statistics, so the later statements on these lines get good plans at once.
+    await uow.session.execute(text("ANALYZE payment_lines"))
+    run.first_line_id, run.last_line_id = row.first_line_id, row.last_line_id
+    run.line_months = sorted({run.month, *(row.other_months or [])})
+    run.snapshot_xmin = int(row.snapshot_xmin)
     run.status = "checked"
     run.checked_at = uow.now()
     run.lines_total = int(row.total)
@@ -193,13 +197,16 @@ async def snapshot(*, uow: UnitOfWork, run: PaymentRun, work_mem_mb: int = 256) 
 
 async def process_next_step(uow_factory: Callable[[], UnitOfWork], *, work_mem_mb: int = 256) -> bool:
     """Claim one run waiting for its snapshot (``FOR UPDATE SKIP LOCKED``: replicas never take the
-    same run) and process it. Returns True if a run was claimed (whether or not it succeeded)."""
+    same run) and process it. Returns True when a run was checked; False when there was none or
+    the attempt failed (rolled back, counted in ``step_attempts``; runs that failed more often
+    are taken last, so one cannot starve the others)."""
     claimed_id: uuid.UUID | None = None
     try:
         async with uow_factory() as uow:
             run = await uow.session.scalar(
                 select(PaymentRun).where(PaymentRun.status == "created")
-                .order_by(PaymentRun.created_at, PaymentRun.id).limit(1).with_for_update(skip_locked=True)
+                .order_by(PaymentRun.step_attempts, PaymentRun.created_at, PaymentRun.id)
+                .limit(1).with_for_update(skip_locked=True)
             )
             if run is None:
                 return False
@@ -214,13 +221,20 @@ async def process_next_step(uow_factory: Callable[[], UnitOfWork], *, work_mem_m
         async with uow_factory() as uow:
             await uow.session.execute(
                 update(PaymentRun).where(PaymentRun.id == claimed_id, PaymentRun.status == "created")
-                .values(step_attempts=PaymentRun.step_attempts + 1, last_error=type(exc).__name__)
+                # The database's message goes to the run (operators read it there), not to the log.
+                .values(step_attempts=PaymentRun.step_attempts + 1,
+                        last_error=f"{type(exc).__name__}: {getattr(exc, 'orig', exc)}"[:2000])
             )
             await uow.commit()
-        return True
+        return False
 
 
 # --- approval and bank file ----------------------------------------------------------------
+
+
+def _run_lines(run: PaymentRun):
+    """SQLAlchemy criteria for a run's lines: its id range and its run id."""
+    return (PaymentLine.id.between(run.first_line_id or 0, run.last_line_id or 0), PaymentLine.run_id == run.id)
 
 
 async def _locked_run(uow: UnitOfWork, run_id: uuid.UUID) -> PaymentRun:
@@ -264,16 +278,18 @@ async def issue_bank_file(*, uow: UnitOfWork, principal: Principal, run_id: uuid
             return run
     except rules.RunStateError as exc:
         raise _state_problem(exc) from None
-    binds = {"run_id": str(run.id)}
+    binds = {"run_id": str(run.id), "months": run.line_months or [run.month],
+             "benefits": list(rules.GROUPS[run.benefit_group]), "since_xid": run.snapshot_xmin or 0}
     dead = (await uow.session.execute(text(sql.RECHECK_DEATHS), binds)).all()
     ended = (await uow.session.execute(text(sql.RECHECK_ENDED), binds)).all()
-    totals = (await uow.session.execute(text(sql.BANK_TOTALS), binds)).one()
     dropped_now = len(dead) + len(ended)
     run.status, run.issued_at, run.issued_by = "issued", uow.now(), principal.subject
-    run.bank_count, run.bank_total = int(totals.count), Decimal(totals.total)
     run.lines_payable -= dropped_now
     run.lines_dropped += dropped_now
-    run.amount_payable = run.bank_total
+    run.amount_payable -= sum((line.amount for line in (*dead, *ended)), Decimal("0.00"))
+    run.bank_count, run.bank_total = run.lines_payable, run.amount_payable
+    if run.bank_count == 0:  # nothing for the bank to answer
+        run.status, run.reconciled_at = "reconciled", run.issued_at
     uow.emit("subsidy.run.issued", {
         "run_id": run.id, "month": format_month(run.month), "benefit_group": run.benefit_group,
         "lines": run.bank_count, "total": f"{run.bank_total:.2f}", "dropped_at_issue": dropped_now,
@@ -296,7 +312,8 @@ async def stream_bank_file(engine: AsyncEngine, run: PaymentRun, *, chunk_queue:
 
         async def produce() -> None:
             try:
-                await driver.copy_from_query(sql.BANK_FILE_LINES, run.id, output=sink, format="csv")
+                await driver.copy_from_query(sql.BANK_FILE_LINES, run.id, run.first_line_id or 0, run.last_line_id or 0,
+                                             output=sink, format="csv")
             finally:
                 await queue.put(None)
 
@@ -393,15 +410,15 @@ async def ingest_bank_return(*, uow: UnitOfWork, principal: Principal, rows: lis
         }, subject=str(line.id))
     reconciled = []
     for run_id in sorted({line.run_id for line in changed}, key=str):
+        run = await _locked_run(uow, run_id)
         open_lines = await uow.session.scalar(
-            select(func.count()).select_from(PaymentLine).where(PaymentLine.run_id == run_id, PaymentLine.status == "payable"))
+            select(func.count()).select_from(PaymentLine).where(*_run_lines(run), PaymentLine.status == "payable"))
         if open_lines == 0:
-            run = await _locked_run(uow, run_id)
             if run.status == "issued":
                 run.status, run.reconciled_at = "reconciled", now
                 reconciled.append(str(run_id))
                 counts = dict((await uow.session.execute(
-                    select(PaymentLine.status, func.count()).where(PaymentLine.run_id == run_id).group_by(PaymentLine.status)
+                    select(PaymentLine.status, func.count()).where(*_run_lines(run)).group_by(PaymentLine.status)
                 )).all())
                 uow.emit("subsidy.run.reconciled", {
                     "run_id": run_id, "month": format_month(run.month), "benefit_group": run.benefit_group,
@@ -446,18 +463,18 @@ async def drop_summary(uow: UnitOfWork, run_id: uuid.UUID) -> list[dict[str, Any
     ]
 
 
-async def status_counts(uow: UnitOfWork, run_id: uuid.UUID) -> dict[str, int]:
+async def status_counts(uow: UnitOfWork, run: PaymentRun) -> dict[str, int]:
     rows = (await uow.session.execute(
-        select(PaymentLine.status, func.count()).where(PaymentLine.run_id == run_id).group_by(PaymentLine.status)
+        select(PaymentLine.status, func.count()).where(*_run_lines(run)).group_by(PaymentLine.status)
     )).all()
     return {status: int(n) for status, n in rows}
 
 
 async def list_lines(
-    uow: UnitOfWork, run_id: uuid.UUID, *, limit: int, after: int | None, status: str | None,
+    uow: UnitOfWork, run: PaymentRun, *, limit: int, after: int | None, status: str | None,
     reason: str | None, town: str | None, person_id: str | None,
 ) -> list[PaymentLine]:
-    query = select(PaymentLine).where(PaymentLine.run_id == run_id)
+    query = select(PaymentLine).where(*_run_lines(run))
     if status:
         query = query.where(PaymentLine.status == status)
     if reason:

@@ -28,6 +28,14 @@ _CARE_TIER = (
 )
 _DEAD = "{p}.deceased_on < :month"
 
+# Which of several lines with the same (person, benefit, month) is kept: payable before dropped,
+# from the roster before carried in, then the smallest benefit id (rules.line_verdict: duplicate).
+_KEEP_KEY = (
+    "(CASE WHEN {c}.reason IS NULL THEN '0' ELSE '1' END"
+    " || CASE WHEN {c}.carried_from_line_id IS NULL THEN '0' ELSE '1' END"
+    " || COALESCE({c}.benefit_id, '') || '|' || COALESCE(CAST({c}.carried_from_line_id AS text), ''))"
+)
+
 _COLUMNS = (
     "person_id, payee_id, household_id, benefit_id, benefit, month, amount, town, village, "
     "payee_name, bank_account, reason, carried_from_line_id"
@@ -217,8 +225,10 @@ def snapshot_statement(group: str) -> str:
     ``live`` — lines of this group's benefits already payable or paid for the months this run can
     pay — is computed once, before any line is inserted, from the never-twice index (an index
     range scan on month and benefit), and joined by hash: the check never re-reads the table the
-    statement is appending to. The window over (person, benefit, month) finds the same person
-    twice in this run; the partial unique index stays the last word under concurrency.
+    statement is appending to. ``twice`` — (person, benefit, month) keys appearing more than once
+    in this run, with the line to keep (payable before dropped, roster before carried, then the
+    smallest benefit id) — is a hash aggregate over the same join (no sort of the wide rows). The
+    partial unique index stays the last word under concurrency.
     """
     candidates = GROUP_CANDIDATES[group]
     if group == "housing":
@@ -232,24 +242,25 @@ def snapshot_statement(group: str) -> str:
 WITH live AS MATERIALIZED (
     SELECT o.person_id, o.benefit, o.month FROM payment_lines o
      WHERE o.status IN ('payable', 'paid') AND o.benefit = ANY(CAST(:benefits AS text[])) AND {months}
-), candidates ({_COLUMNS}) AS (
+), candidates ({_COLUMNS}) AS NOT MATERIALIZED (
     ({candidates})
     UNION ALL
     ({CARRIED})
-), ranked AS (
-    SELECT c.*, row_number() OVER (
-               PARTITION BY c.person_id, c.benefit, c.month
-               ORDER BY (c.reason IS NULL) DESC, c.carried_from_line_id NULLS LAST, c.benefit_id) AS rn
+), twice AS (
+    SELECT c.person_id, c.benefit, c.month, min({_KEEP_KEY.format(c='c')}) AS keeper
       FROM candidates c
+     GROUP BY c.person_id, c.benefit, c.month
+    HAVING count(*) > 1
 ), judged AS (
     SELECT r.*, COALESCE(
                r.reason,
                CASE WHEN l.person_id IS NOT NULL THEN 'already_paid' END,
-               CASE WHEN r.rn > 1 THEN 'duplicate' END,
+               CASE WHEN t.keeper IS NOT NULL AND t.keeper <> {_KEEP_KEY.format(c='r')} THEN 'duplicate' END,
                CASE WHEN r.amount <= 0 THEN 'nothing_due' END,
                CASE WHEN COALESCE(r.bank_account, '') = '' THEN 'no_bank_account' END) AS verdict
-      FROM ranked r
+      FROM candidates r
       LEFT JOIN live l ON l.person_id = r.person_id AND l.benefit = r.benefit AND l.month = r.month
+      LEFT JOIN twice t ON t.person_id = r.person_id AND t.benefit = r.benefit AND t.month = r.month
 ), inserted AS (
     INSERT INTO payment_lines (run_id, person_id, payee_id, household_id, benefit_id, benefit, month, amount,
                                town, village, payee_name, bank_account, status, drop_reason, dropped_stage,
@@ -259,7 +270,8 @@ WITH live AS MATERIALIZED (
            CASE WHEN j.verdict IS NULL THEN 'payable' ELSE 'dropped' END,
            j.verdict, CASE WHEN j.verdict IS NOT NULL THEN 'snapshot' END, j.carried_from_line_id
       FROM judged j
-    RETURNING status, amount, carried_from_line_id
+     ORDER BY j.month, j.benefit, j.person_id
+    RETURNING id, month, status, amount, carried_from_line_id
 ), carried AS (
     UPDATE payment_lines f SET carried_to_run_id = CAST(:run_id AS uuid)
      WHERE f.id IN (SELECT carried_from_line_id FROM inserted WHERE carried_from_line_id IS NOT NULL)
@@ -270,31 +282,36 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE status = 'dropped') AS dropped,
        count(*) FILTER (WHERE carried_from_line_id IS NOT NULL) AS carried_in,
        COALESCE(sum(amount) FILTER (WHERE status = 'payable'), 0) AS amount_payable,
+       min(id) AS first_line_id, max(id) AS last_line_id,
+       array_agg(DISTINCT month) FILTER (WHERE month <> :month) AS other_months,
+       CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) AS snapshot_xmin,
        (SELECT count(*) FROM carried) AS carried_marked
   FROM inserted"""
 
 
-# Re-run of the comparison when the bank file is issued: deaths and ended benefits reported since
-# the snapshot drop their lines (R-DS-2). Only lines still payable are touched.
-RECHECK_DEATHS = """
+# Re-run of the comparison when the bank file is issued: deaths and ended benefits projected by
+# transactions the snapshot could not see (xid >= its xmin) drop the run's lines still payable
+# (R-DS-2). Driven from those few changes through the never-twice index (month, benefit, person):
+# the cost is that of the changes, not of the run's size. ``months``: the run's line_months.
+_RUN_LINE = """l.month = ANY(CAST(:months AS date[])) AND l.benefit = ANY(CAST(:benefits AS text[]))
+   AND l.status = 'payable' AND l.run_id = CAST(:run_id AS uuid)"""
+
+RECHECK_DEATHS = f"""
 UPDATE payment_lines l SET status = 'dropped', drop_reason = 'deceased', dropped_stage = 'bank_file'
   FROM roster_persons p
- WHERE l.run_id = CAST(:run_id AS uuid) AND l.status = 'payable'
-   AND p.person_id = l.person_id AND p.deceased_on IS NOT NULL AND p.deceased_on < l.month
-RETURNING l.id"""
+ WHERE p.deceased_xid >= :since_xid AND l.person_id = p.person_id AND {_RUN_LINE}
+   AND p.deceased_on < l.month
+RETURNING l.id, l.amount"""
 
-RECHECK_ENDED = """
+RECHECK_ENDED = f"""
 UPDATE payment_lines l
    SET status = 'dropped', dropped_stage = 'bank_file',
        drop_reason = CASE WHEN l.benefit = 'disability_living' THEN 'not_in_dibao' ELSE 'benefit_ended' END
   FROM roster_benefits b
- WHERE l.run_id = CAST(:run_id AS uuid) AND l.status = 'payable'
-   AND b.benefit_id = l.benefit_id AND b.last_month IS NOT NULL AND b.last_month < l.month
-RETURNING l.id"""
-
-BANK_TOTALS = """
-SELECT count(*) AS count, COALESCE(sum(amount), 0) AS total
-  FROM payment_lines WHERE run_id = CAST(:run_id AS uuid) AND status = 'payable'"""
+  JOIN roster_benefit_members m ON m.benefit_id = b.benefit_id
+ WHERE b.ended_xid >= :since_xid AND l.person_id = m.person_id AND {_RUN_LINE}
+   AND l.benefit_id = b.benefit_id AND b.last_month < l.month
+RETURNING l.id, l.amount"""
 
 # The bank file's lines (the header and the control line are added around them). Sent lines are
 # those payable when the file was issued, whatever the bank answered since, so the file is the
@@ -308,5 +325,5 @@ BANK_FILE_LINES = f"""
 SELECT l.bank_account AS account, {MASKED_NAME} AS name, l.amount AS amount,
        'QGS' || lpad(CAST(l.id AS text), 12, '0') AS reference
   FROM payment_lines l
- WHERE l.run_id = $1 AND l.status IN ('payable', 'paid', 'failed')
+ WHERE l.id BETWEEN $2 AND $3 AND l.run_id = $1 AND l.status IN ('payable', 'paid', 'failed')
  ORDER BY l.id"""

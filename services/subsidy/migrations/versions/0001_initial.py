@@ -42,6 +42,14 @@ def upgrade() -> None:
     sa.Column('body_hash', sa.String(length=64), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_bank_returns'))
     )
+    op.create_table('care_home_accounts',
+    sa.Column('home_id', sa.String(length=64), nullable=False),
+    sa.Column('home_name', sa.Text(), nullable=False),
+    sa.Column('bank_account', sa.String(length=64), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=200), nullable=False),
+    sa.PrimaryKeyConstraint('home_id', name=op.f('pk_care_home_accounts'))
+    )
     op.create_table('cpi_figures',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
@@ -89,6 +97,36 @@ def upgrade() -> None:
     sa.UniqueConstraint('key', 'valid_from', name=op.f('uq_parameter_versions_key_valid_from'))
     )
     op.create_index(op.f('ix_parameter_versions_key'), 'parameter_versions', ['key'], unique=False)
+    op.create_table('payment_lines',
+    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
+    sa.Column('run_id', sa.Uuid(), nullable=False),
+    sa.Column('person_id', sa.String(length=64), nullable=False),
+    sa.Column('payee_id', sa.String(length=64), nullable=False),
+    sa.Column('household_id', sa.String(length=64), nullable=True),
+    sa.Column('benefit_id', sa.String(length=64), nullable=True),
+    sa.Column('benefit', sa.String(length=40), nullable=False),
+    sa.Column('month', sa.Date(), nullable=False),
+    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
+    sa.Column('town', sa.String(length=9), nullable=True),
+    sa.Column('village', sa.String(length=12), nullable=True),
+    sa.Column('payee_name', sa.Text(), nullable=True),
+    sa.Column('bank_account', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.String(length=10), nullable=False),
+    sa.Column('drop_reason', sa.String(length=40), nullable=True),
+    sa.Column('dropped_stage', sa.String(length=12), nullable=True),
+    sa.Column('failure_reason', sa.Text(), nullable=True),
+    sa.Column('returned_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('carried_from_line_id', sa.BigInteger(), nullable=True),
+    sa.Column('carried_to_run_id', sa.Uuid(), nullable=True),
+    sa.CheckConstraint("status <> 'dropped' OR drop_reason IS NOT NULL", name=op.f('ck_payment_lines_dropped_has_reason')),
+    sa.CheckConstraint("status IN ('payable', 'dropped', 'paid', 'failed')", name=op.f('ck_payment_lines_status_known')),
+    sa.CheckConstraint('amount >= 0', name=op.f('ck_payment_lines_amount_not_negative')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_lines'))
+    )
+    op.create_index('ix_payment_lines_dropped', 'payment_lines', ['run_id'], unique=False, postgresql_where=sa.text("status = 'dropped'"))
+    op.create_index('ix_payment_lines_housing', 'payment_lines', ['benefit_id'], unique=False, postgresql_where=sa.text("benefit LIKE 'housing_%'"))
+    op.create_index('ix_payment_lines_to_carry', 'payment_lines', ['benefit'], unique=False, postgresql_where=sa.text("status = 'failed' AND carried_to_run_id IS NULL"))
+    op.create_index('uq_payment_lines_once', 'payment_lines', ['month', 'benefit', 'person_id'], unique=True, postgresql_where=sa.text("status IN ('payable', 'paid')"))
     op.create_table('payment_runs',
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('month', sa.Date(), nullable=False),
@@ -107,6 +145,10 @@ def upgrade() -> None:
     sa.Column('lines_payable', sa.Integer(), nullable=False),
     sa.Column('lines_dropped', sa.Integer(), nullable=False),
     sa.Column('lines_carried_in', sa.Integer(), nullable=False),
+    sa.Column('first_line_id', sa.BigInteger(), nullable=True),
+    sa.Column('last_line_id', sa.BigInteger(), nullable=True),
+    sa.Column('line_months', postgresql.ARRAY(sa.Date()), nullable=True),
+    sa.Column('snapshot_xmin', sa.BigInteger(), nullable=True),
     sa.Column('amount_payable', sa.Numeric(precision=16, scale=2), nullable=False),
     sa.Column('bank_count', sa.Integer(), nullable=True),
     sa.Column('bank_total', sa.Numeric(precision=16, scale=2), nullable=True),
@@ -140,9 +182,11 @@ def upgrade() -> None:
     sa.Column('decision_id', sa.String(length=64), nullable=True),
     sa.Column('rule', sa.String(length=20), nullable=True),
     sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('ended_xid', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('benefit_id', name=op.f('pk_roster_benefits'))
     )
     op.create_index(op.f('ix_roster_benefits_category'), 'roster_benefits', ['category'], unique=False)
+    op.create_index('ix_roster_benefits_ended_xid', 'roster_benefits', ['ended_xid'], unique=False, postgresql_where=sa.text('ended_xid IS NOT NULL'))
     op.create_index(op.f('ix_roster_benefits_household_id'), 'roster_benefits', ['household_id'], unique=False)
     op.create_index(op.f('ix_roster_benefits_person_id'), 'roster_benefits', ['person_id'], unique=False)
     op.create_table('roster_care_levels',
@@ -187,12 +231,25 @@ def upgrade() -> None:
     sa.Column('child_without_care', sa.Boolean(), nullable=False),
     sa.Column('revolutionary_veteran', sa.Boolean(), nullable=False),
     sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
-    sa.Column('deceased_reported_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('deceased_xid', sa.BigInteger(), nullable=True),
     sa.PrimaryKeyConstraint('person_id', name=op.f('pk_roster_persons'))
     )
-    op.create_index('ix_roster_persons_deceased', 'roster_persons', ['person_id'], unique=False, postgresql_where=sa.text('deceased_on IS NOT NULL'))
+    op.create_index('ix_roster_persons_deceased_xid', 'roster_persons', ['deceased_xid'], unique=False, postgresql_where=sa.text('deceased_xid IS NOT NULL'))
     op.create_index('ix_roster_persons_disabled', 'roster_persons', ['person_id'], unique=False, postgresql_where=sa.text('disability_grade IS NOT NULL'))
     op.create_index(op.f('ix_roster_persons_household_id'), 'roster_persons', ['household_id'], unique=False)
+    op.create_table('roster_placements',
+    sa.Column('placement_id', sa.String(length=64), nullable=False),
+    sa.Column('person_id', sa.String(length=64), nullable=False),
+    sa.Column('home_id', sa.String(length=64), nullable=False),
+    sa.Column('home_name', sa.Text(), nullable=True),
+    sa.Column('bed_type', sa.String(length=20), nullable=True),
+    sa.Column('level', sa.String(length=20), nullable=True),
+    sa.Column('started_on', sa.Date(), nullable=False),
+    sa.Column('ended_on', sa.Date(), nullable=True),
+    sa.Column('event_time', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('placement_id', name=op.f('pk_roster_placements'))
+    )
+    op.create_index(op.f('ix_roster_placements_person_id'), 'roster_placements', ['person_id'], unique=False)
     op.create_table('roster_state',
     sa.Column('id', sa.SmallInteger(), nullable=False),
     sa.Column('rebuild_requested_at', sa.DateTime(timezone=True), nullable=True),
@@ -216,37 +273,6 @@ def upgrade() -> None:
     sa.UniqueConstraint('project_id', 'milestone', name=op.f('uq_housing_milestones_project_id_milestone'))
     )
     op.create_index(op.f('ix_housing_milestones_project_id'), 'housing_milestones', ['project_id'], unique=False)
-    op.create_table('payment_lines',
-    sa.Column('id', sa.BigInteger(), autoincrement=True, nullable=False),
-    sa.Column('run_id', sa.Uuid(), nullable=False),
-    sa.Column('person_id', sa.String(length=64), nullable=False),
-    sa.Column('payee_id', sa.String(length=64), nullable=False),
-    sa.Column('household_id', sa.String(length=64), nullable=True),
-    sa.Column('benefit_id', sa.String(length=64), nullable=True),
-    sa.Column('benefit', sa.String(length=40), nullable=False),
-    sa.Column('month', sa.Date(), nullable=False),
-    sa.Column('amount', sa.Numeric(precision=14, scale=2), nullable=False),
-    sa.Column('town', sa.String(length=9), nullable=True),
-    sa.Column('village', sa.String(length=12), nullable=True),
-    sa.Column('payee_name', sa.Text(), nullable=True),
-    sa.Column('bank_account', sa.String(length=64), nullable=True),
-    sa.Column('status', sa.String(length=10), nullable=False),
-    sa.Column('drop_reason', sa.String(length=40), nullable=True),
-    sa.Column('dropped_stage', sa.String(length=12), nullable=True),
-    sa.Column('failure_reason', sa.Text(), nullable=True),
-    sa.Column('returned_at', sa.DateTime(timezone=True), nullable=True),
-    sa.Column('carried_from_line_id', sa.BigInteger(), nullable=True),
-    sa.Column('carried_to_run_id', sa.Uuid(), nullable=True),
-    sa.CheckConstraint("status <> 'dropped' OR drop_reason IS NOT NULL", name=op.f('ck_payment_lines_dropped_has_reason')),
-    sa.CheckConstraint("status IN ('payable', 'dropped', 'paid', 'failed')", name=op.f('ck_payment_lines_status_known')),
-    sa.CheckConstraint('amount >= 0', name=op.f('ck_payment_lines_amount_not_negative')),
-    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment_lines'))
-    )
-    op.create_index('ix_payment_lines_dropped', 'payment_lines', ['run_id'], unique=False, postgresql_where=sa.text("status = 'dropped'"))
-    op.create_index('ix_payment_lines_housing', 'payment_lines', ['benefit_id'], unique=False, postgresql_where=sa.text("benefit LIKE 'housing_%'"))
-    op.create_index('ix_payment_lines_run_id_id', 'payment_lines', ['run_id', 'id'], unique=False)
-    op.create_index('ix_payment_lines_to_carry', 'payment_lines', ['benefit'], unique=False, postgresql_where=sa.text("status = 'failed' AND carried_to_run_id IS NULL"))
-    op.create_index('uq_payment_lines_once', 'payment_lines', ['month', 'benefit', 'person_id'], unique=True, postgresql_where=sa.text("status IN ('payable', 'paid')"))
     op.create_table('calendar_years',
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('holidays', postgresql.JSONB(astext_type=sa.Text()), nullable=False),
@@ -305,35 +331,38 @@ def downgrade() -> None:
     op.drop_table('idempotency_records')
     op.drop_table('dead_letters')
     op.drop_table('calendar_years')
-    op.drop_index('uq_payment_lines_once', table_name='payment_lines', postgresql_where=sa.text("status IN ('payable', 'paid')"))
-    op.drop_index('ix_payment_lines_to_carry', table_name='payment_lines', postgresql_where=sa.text("status = 'failed' AND carried_to_run_id IS NULL"))
-    op.drop_index('ix_payment_lines_run_id_id', table_name='payment_lines')
-    op.drop_index('ix_payment_lines_housing', table_name='payment_lines', postgresql_where=sa.text("benefit LIKE 'housing_%'"))
-    op.drop_index('ix_payment_lines_dropped', table_name='payment_lines', postgresql_where=sa.text("status = 'dropped'"))
-    op.drop_table('payment_lines')
     op.drop_index(op.f('ix_housing_milestones_project_id'), table_name='housing_milestones')
     op.drop_table('housing_milestones')
     op.drop_table('roster_state')
+    op.drop_index(op.f('ix_roster_placements_person_id'), table_name='roster_placements')
+    op.drop_table('roster_placements')
     op.drop_index(op.f('ix_roster_persons_household_id'), table_name='roster_persons')
     op.drop_index('ix_roster_persons_disabled', table_name='roster_persons', postgresql_where=sa.text('disability_grade IS NOT NULL'))
-    op.drop_index('ix_roster_persons_deceased', table_name='roster_persons', postgresql_where=sa.text('deceased_on IS NOT NULL'))
+    op.drop_index('ix_roster_persons_deceased_xid', table_name='roster_persons', postgresql_where=sa.text('deceased_xid IS NOT NULL'))
     op.drop_table('roster_persons')
     op.drop_index(op.f('ix_roster_households_town'), table_name='roster_households')
     op.drop_table('roster_households')
     op.drop_table('roster_care_levels')
     op.drop_index(op.f('ix_roster_benefits_person_id'), table_name='roster_benefits')
     op.drop_index(op.f('ix_roster_benefits_household_id'), table_name='roster_benefits')
+    op.drop_index('ix_roster_benefits_ended_xid', table_name='roster_benefits', postgresql_where=sa.text('ended_xid IS NOT NULL'))
     op.drop_index(op.f('ix_roster_benefits_category'), table_name='roster_benefits')
     op.drop_table('roster_benefits')
     op.drop_index(op.f('ix_roster_benefit_members_person_id'), table_name='roster_benefit_members')
     op.drop_table('roster_benefit_members')
     op.drop_table('payment_runs')
+    op.drop_index('uq_payment_lines_once', table_name='payment_lines', postgresql_where=sa.text("status IN ('payable', 'paid')"))
+    op.drop_index('ix_payment_lines_to_carry', table_name='payment_lines', postgresql_where=sa.text("status = 'failed' AND carried_to_run_id IS NULL"))
+    op.drop_index('ix_payment_lines_housing', table_name='payment_lines', postgresql_where=sa.text("benefit LIKE 'housing_%'"))
+    op.drop_index('ix_payment_lines_dropped', table_name='payment_lines', postgresql_where=sa.text("status = 'dropped'"))
+    op.drop_table('payment_lines')
     op.drop_index(op.f('ix_parameter_versions_key'), table_name='parameter_versions')
     op.drop_table('parameter_versions')
     op.drop_index(op.f('ix_housing_projects_town'), table_name='housing_projects')
     op.drop_table('housing_projects')
     op.drop_index('uq_cpi_figures_current_month', table_name='cpi_figures', postgresql_where=sa.text('superseded_at IS NULL'))
     op.drop_table('cpi_figures')
+    op.drop_table('care_home_accounts')
     op.drop_table('bank_returns')
     op.drop_index(op.f('ix_audit_reads_principal'), table_name='audit_reads')
     op.drop_index(op.f('ix_audit_reads_at'), table_name='audit_reads')
