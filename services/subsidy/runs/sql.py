@@ -270,7 +270,6 @@ WITH live AS MATERIALIZED (
            CASE WHEN j.verdict IS NULL THEN 'payable' ELSE 'dropped' END,
            j.verdict, CASE WHEN j.verdict IS NOT NULL THEN 'snapshot' END, j.carried_from_line_id
       FROM judged j
-     ORDER BY j.month, j.benefit, j.person_id
     RETURNING id, month, status, amount, carried_from_line_id
 ), carried AS (
     UPDATE payment_lines f SET carried_to_run_id = CAST(:run_id AS uuid)
