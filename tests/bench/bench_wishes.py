@@ -130,6 +130,10 @@ async def main(args: argparse.Namespace) -> None:
         ports={name: free_port() for name in COMPONENTS}, admin_password="bench-admin-password",
         embedded_pg_port=free_port(), embedded_nats_port=free_port(), log_dir=data_dir / "logs", log_level=args.log_level,
     )
+    # Every simulated donor signs up from this one address: the per-IP limit on anonymous calls
+    # (meant for one caller) would throttle the setup, not the system under test.
+    os.environ.setdefault("GATEWAY_RATE_LIMIT_PER_MINUTE", "600000")
+    os.environ.setdefault("GATEWAY_RATE_LIMIT_BURST", "20000")
     suite = Suite(config)
     print(f"starting the suite (logs in {config.log_dir}) …", flush=True)
     from shared.logging import configure_logging
