@@ -9,11 +9,12 @@ from services.eligibility.decisions.router import calculators as calculator_rout
 from services.eligibility.decisions.router import router as decisions_router
 from services.eligibility.departments.router import router as departments_router
 from services.eligibility.handlers import handlers
+from services.eligibility.kpis.router import router as kpis_router
 from services.eligibility.monitoring.router import router as monitoring_router
 from services.eligibility.parameters.router import router as parameters_router
 from services.eligibility.registry.bulk import router as bulk_router
 from services.eligibility.registry.router import router as registry_router
-from services.eligibility.workers import deadline_worker, gradual_exit_worker, monitoring_sweep
+from services.eligibility.workers import deadline_worker, gradual_exit_worker, monitoring_sweep, tekun_review_worker
 from services.eligibility.workflow.router import router as workflow_router
 from services.eligibility.workflow.service import recompute_deadlines
 from services.eligibility.parameters.rules import MissingParameter
@@ -30,6 +31,7 @@ TAGS = [
     {"name": "parameters", "description": "Versioned policy parameters (POLICY.md defaults seeded)."},
     {"name": "audit", "description": "The log of staff reads of persons' records."},
     {"name": "towns", "description": "Towns' registered population and dibao coverage (R-DB-8)."},
+    {"name": "kpis", "description": "R-DB-8 KPIs per town and district: dibao coverage and per-capita benefit growth."},
 ]
 
 
@@ -51,9 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description="Household registry, income assessment, dibao (低保) / tekun (特困) decisions and return-to-poverty monitoring.",
             # bulk first: its literal ``/households:bulk`` must win over ``/households/{id}``.
             routers=[calculator_router, bulk_router, registry_router, decisions_router, workflow_router, monitoring_router,
-                     departments_router, parameters_router],
+                     departments_router, parameters_router, kpis_router],
             handlers=handlers,
-            workers=[monitoring_sweep, gradual_exit_worker, deadline_worker],
+            workers=[monitoring_sweep, gradual_exit_worker, deadline_worker, tekun_review_worker],
             on_calendar_loaded=recompute_deadlines,
             extra_setup=_problems,
             tags=TAGS,

@@ -6,16 +6,19 @@ Money is a decimal string in yuan (``"720.00"``), months ``YYYY-MM``, dates ``YY
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from shared.clock import SHANGHAI
 from shared.money import format_yuan
 
 Money = Annotated[Decimal, PlainSerializer(format_yuan, return_type=str)]
 Month = Annotated[date, PlainSerializer(lambda d: f"{d.year:04d}-{d.month:02d}", return_type=str)]
+# An instant with the +08:00 offset (Asia/Shanghai), as business instants are shown.
+Instant = Annotated[datetime, PlainSerializer(lambda d: d.astimezone(SHANGHAI).isoformat(), return_type=str)]
 
 HOUSEHOLD_REGISTERED = "eligibility.household.registered"
 HOUSEHOLD_CHANGED = "eligibility.household.changed"
@@ -27,6 +30,7 @@ PERSON_MOVED = "eligibility.person.moved"
 RISK_FLAGGED = "eligibility.risk.flagged"
 REFERRAL_CREATED = "eligibility.referral.created"
 APPLICATION_DEADLINE_BREACHED = "eligibility.application.deadline_breached"
+APPLICATION_DEADLINE_AT_RISK = "eligibility.application.deadline_at_risk"
 
 
 class _Event(BaseModel):
@@ -165,4 +169,19 @@ class DeadlineBreachedData(_Event):
     category: str
     step: str
     due_date: date
+    provisional: bool
+
+
+class DeadlineAtRiskData(_Event):
+    """``eligibility.application.deadline_at_risk``: one working day remains before a step's
+    deadline (R-DB-9 / R-TK-1, warned like R-TR-2); sent once per step deadline."""
+
+    application_id: str
+    household_id: str
+    town: str
+    category: str
+    step: str
+    due_date: date
+    due_at: Instant
+    at_risk_at: Instant
     provisional: bool

@@ -7,7 +7,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, text
+from sqlalchemy import BigInteger, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -58,6 +58,7 @@ class Benefit(Base):
               postgresql_where=text("status <> 'ended' AND category = 'dibao'")),
         Index("uq_benefits_live_person", "person_id", "category", unique=True,
               postgresql_where=text("status <> 'ended' AND category <> 'dibao'")),
+        Index("ix_benefits_review_on", "review_on", postgresql_where=text("review_on IS NOT NULL")),
         # Room on each page so a recalculation's updates (no indexed column changes) stay HOT.
         {"postgresql_with": {"fillfactor": "70"}},
     )
@@ -82,5 +83,26 @@ class Benefit(Base):
     assessed_on: Mapped[date | None] = mapped_column(Date)
     basis_members: Mapped[int] = mapped_column(Integer, default=1)
     basis_net_income_12m: Mapped[Decimal] = mapped_column(Numeric(18, 4), default=Decimal(0))
+    # R-TK-1: the day a tekun support granted only as a minor must be reviewed (the 18th
+    # birthday); the review worker reassesses then (None: nothing due).
+    review_on: Mapped[date | None] = mapped_column(Date)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BenefitPeriod(Base):
+    """The history of a benefit's amount (R-DB-8): from ``from_month`` on, the benefit pays
+    ``monthly_amount`` for ``members`` persons in ``town`` — until a period recorded later takes
+    over from its own ``from_month`` (a later row always wins for the months it covers), and never
+    after the benefit's ``last_month``. One row per grant and per change (set-based for a new
+    standard). Read in full scans by the KPI query only, so no secondary index."""
+
+    __tablename__ = "benefit_periods"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    benefit_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("benefits.id"))
+    from_month: Mapped[date] = mapped_column(Date)
+    monthly_amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    members: Mapped[int] = mapped_column(Integer)
+    town: Mapped[str] = mapped_column(String(9))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -9,9 +9,10 @@ single-person benefit (R-DB-5) is ``standard − own income / 12``; a tekun bene
 service's standard and are not touched.
 
 One statement (data-modifying CTEs over one computation of the new amounts) writes the decisions
-with their traces, updates the benefits and stages the ``eligibility.benefit.changed`` events in
-the outbox (the transactional outbox, written set-based). Benefits whose household would no
-longer be below the standard go through the ordinary exit rules (R-DB-6) one by one.
+with their traces, updates the benefits, appends their history (``benefit_periods``) and stages
+the ``eligibility.benefit.changed`` events in the outbox (the transactional outbox, written
+set-based). Benefits whose household would no longer be below the standard go through the
+ordinary exit rules (R-DB-6) one by one.
 """
 
 from __future__ import annotations
@@ -103,6 +104,11 @@ _APPLY = text(
         SET monthly_amount = m.new_amount, decision_id = m.decision_id, updated_at = k.now
         FROM moved m CROSS JOIN k
         WHERE b.id = m.id
+    ),
+    history AS (
+        INSERT INTO benefit_periods (benefit_id, from_month, monthly_amount, members, town, recorded_at)
+        SELECT m.id, m.effective_month, m.new_amount, jsonb_array_length(m.members), m.town, k.now
+        FROM moved m CROSS JOIN k
     ),
     staged AS (
         INSERT INTO outbox_events (event_id, event_type, envelope, created_at, attempts)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import events
 from services.eligibility.decisions import rules
-from services.eligibility.decisions.models import Benefit, Decision
+from services.eligibility.decisions.models import Benefit, BenefitPeriod, Decision
 from services.eligibility.figures import ZERO, add_months, month_of, month_text, show, show_exact
 from services.eligibility.parameters.rules import Parameters
 from services.eligibility.parameters.service import parameters_on
@@ -81,6 +81,15 @@ def _benefit_data(benefit: Benefit) -> dict[str, Any]:
     )
 
 
+def record_period(uow: UnitOfWork, benefit: Benefit, from_month: date) -> None:
+    """Keep the benefit's amount, member count and town from ``from_month`` on in its history
+    (``benefit_periods``, the R-DB-8 KPIs' source): a later row wins for the months it covers."""
+    uow.session.add(BenefitPeriod(
+        benefit_id=benefit.id, from_month=from_month, monthly_amount=benefit.monthly_amount,
+        members=len(benefit.members), town=benefit.town, recorded_at=uow.now(),
+    ))
+
+
 def grant(
     uow: UnitOfWork,
     *,
@@ -118,6 +127,7 @@ def grant(
         updated_at=now,
     )
     uow.session.add(benefit)
+    record_period(uow, benefit, effective_month)
     decision.benefit_id = benefit.id
     uow.emit(events.BENEFIT_GRANTED, events.BenefitData(**_benefit_data(benefit)), subject=str(benefit.id))
     log.info("eligibility.benefit.granted", benefit_id=str(benefit.id), category=category, effective_month=month_text(effective_month))
@@ -165,6 +175,7 @@ def change(
         return False
     benefit.decision_id = decision.id
     benefit.updated_at = uow.now()
+    record_period(uow, benefit, effective_month)
     data = _benefit_data(benefit) | {"effective_month": effective_month}
     uow.emit(
         events.BENEFIT_CHANGED,
@@ -182,6 +193,7 @@ def end(uow: UnitOfWork, benefit: Benefit, *, last_month: date, reason: str, dec
     benefit.status = "ended"
     benefit.last_month = last_month
     benefit.end_reason = reason
+    benefit.review_on = None
     benefit.updated_at = uow.now()
     if decision is not None:
         benefit.decision_id = decision.id
@@ -472,11 +484,14 @@ async def apply_person_category(
     params = await parameters_on(session, on)
     granted_category: str | None
     amount = Decimal("0.00")
+    support_until: date | None = None
     if category == "tekun":
         result, _ = await assess_person_tekun(session, person, household, on)
         granted_category = "tekun" if result.eligible else None
         amount = result.monthly_basic_living
+        support_until = result.support_until
         trace, rule_ids, outcome = result.trace(), result.rules, ("eligible" if result.eligible else "not_eligible")
+        trace["self_care"] = self_care_trace(person)
     elif category in ("orphan", "child_without_care"):
         child = rules.assess_child(child_input(person, on), params)
         granted_category = child.category
@@ -521,8 +536,23 @@ async def apply_person_category(
                 if benefit.category == "tekun":  # R-TK-1: the minor chose the allowance
                     end(uow, benefit, last_month=add_months(effective, -1), reason="chose_orphan_allowance", decision=decision)
                     touched.append(benefit)
+    if granted_category == "tekun":
+        for benefit in touched:
+            if benefit.category == "tekun" and benefit.status != "ended":
+                # R-TK-1: support granted only as a minor is reviewed on the 18th birthday.
+                benefit.review_on = support_until
     await session.flush()
     return decision, touched
+
+
+def self_care_trace(person: Person) -> dict[str, Any] | None:
+    """The person's R-TK-2 self-care level as the care service last assessed it (recorded from
+    ``care.selfcare.assessed``), for a tekun decision's trace; None before any assessment."""
+    if person.self_care_level is None:
+        return None
+    return {"level": person.self_care_level,
+            "assessed_on": person.self_care_assessed_on.isoformat() if person.self_care_assessed_on else None,
+            "assessment_id": person.self_care_assessment_id, "rule": "R-TK-2", "source": "care.selfcare.assessed"}
 
 
 # --- deaths and moves -------------------------------------------------------------------------

@@ -164,6 +164,7 @@ async def _move_benefits(uow: UnitOfWork, household: Household, benefits: list, 
         )
         benefit.decision_id = decision.id
         decision.benefit_id = benefit.id
+        decisions.record_period(uow, benefit, effective)
         data = decisions._benefit_data(benefit) | {"effective_month": effective}
         uow.emit(events.BENEFIT_CHANGED, events.BenefitChangedData(**data, previous_amount=benefit.monthly_amount, change_reason=reason),
                  subject=str(benefit.id))

@@ -33,6 +33,7 @@ DEFINITIONS: tuple[ParameterDefinition, ...] = (
     ParameterDefinition("process_working_days", "working_days", "R-DB-9", "Whole process within this many working days of acceptance"),
     ParameterDefinition("process_extended_working_days", "working_days", "R-DB-9", "Whole process when extended"),
     ParameterDefinition("refusal_notice_working_days", "working_days", "R-DB-9", "A refusal is notified with reasons within this many working days"),
+    ParameterDefinition("deadline_warning_working_days", "working_days", "R-DB-9", "Warn (deadline_at_risk) when this many working days remain before a step's deadline (tracked like R-TR-2)"),
     ParameterDefinition("recheck_months_stable", "months", "R-DB-9", "Re-check interval of a stable household"),
     ParameterDefinition("recheck_months_irregular", "months", "R-DB-9", "Re-check interval of a household with irregular income or members able to work"),
     ParameterDefinition("tekun_elderly_age", "years", "R-TK-1", "Aged this or over: no capacity to work"),
@@ -47,6 +48,7 @@ DEFINITIONS: tuple[ParameterDefinition, ...] = (
     ParameterDefinition("income_drop_ratio", "ratio", "R-RM-3", "Flag when income of 12 months fell by at least this share against the 12 months before"),
     ParameterDefinition("monitoring_line_factor", "ratio", "R-RM-4", "Flag when per-capita monthly income is below this factor x the dibao standard"),
     ParameterDefinition("expenditure_relief_cap", "yuan", "R-RM-5", "Ceiling of the expenditure-type temporary relief suggested on an expenditure shock"),
+    ParameterDefinition("benefit_growth_target", "ratio", "R-DB-8", "Growth KPI: the year's per-capita monthly dibao benefit at least this ratio x the previous year's (人均补差比增12%)"),
 )
 BY_NAME = {d.name: d for d in DEFINITIONS}
 
@@ -67,6 +69,7 @@ SEED: tuple[tuple[str, Decimal, date, date | None], ...] = (
     ("process_working_days", Decimal("30"), _2019, None),
     ("process_extended_working_days", Decimal("45"), _2019, None),
     ("refusal_notice_working_days", Decimal("3"), _2019, None),
+    ("deadline_warning_working_days", Decimal("1"), _2019, None),
     ("recheck_months_stable", Decimal("12"), _2019, None),
     ("recheck_months_irregular", Decimal("6"), _2019, None),
     ("tekun_elderly_age", Decimal("60"), _2019, None),
@@ -81,4 +84,5 @@ SEED: tuple[tuple[str, Decimal, date, date | None], ...] = (
     ("income_drop_ratio", Decimal("0.5"), _2019, None),
     ("monitoring_line_factor", Decimal("1.5"), _2019, None),
     ("expenditure_relief_cap", Decimal("5000.00"), _2019, None),
+    ("benefit_growth_target", Decimal("1.12"), _2019, None),
 )

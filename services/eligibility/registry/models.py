@@ -89,6 +89,11 @@ class Person(Base):
     status: Mapped[str] = mapped_column(String(12), default="active")  # active, deceased, moved_away
     deceased_on: Mapped[date | None] = mapped_column(Date)
     moved_on: Mapped[date | None] = mapped_column(Date)
+    # R-TK-2 self-care level as the care service last assessed it (care.selfcare.assessed):
+    # self_care, partial_loss, full_loss; recorded on the tekun decisions' traces.
+    self_care_level: Mapped[str | None] = mapped_column(String(16))
+    self_care_assessed_on: Mapped[date | None] = mapped_column(Date)
+    self_care_assessment_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

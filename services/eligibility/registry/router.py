@@ -98,7 +98,8 @@ def person_out(p: Person) -> PersonOut:
         work_injury_care_allowance=p.work_injury_care_allowance, bank_account=p.bank_account,
         left_behind=p.left_behind, orphan=p.orphan, child_without_care=p.child_without_care,
         revolutionary_veteran=p.revolutionary_veteran, supporters=p.supporters or [], parents=p.parents or [],
-        status=p.status, deceased_on=p.deceased_on, moved_on=p.moved_on, created_at=p.created_at, updated_at=p.updated_at,
+        status=p.status, deceased_on=p.deceased_on, moved_on=p.moved_on, self_care_level=p.self_care_level,
+        self_care_assessed_on=p.self_care_assessed_on, created_at=p.created_at, updated_at=p.updated_at,
     )
 
 

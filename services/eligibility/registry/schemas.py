@@ -235,6 +235,8 @@ class PersonOut(BaseModel):
     status: str
     deceased_on: date | None
     moved_on: date | None
+    self_care_level: str | None = Field(None, description="R-TK-2 level as the care service last assessed it (care.selfcare.assessed)")
+    self_care_assessed_on: date | None = None
     created_at: datetime
     updated_at: datetime
 

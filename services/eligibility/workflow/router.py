@@ -11,7 +11,7 @@ from sqlalchemy import select, tuple_
 from services.eligibility.access import APPROVERS, READERS, WRITERS
 from services.eligibility.decisions.schemas import DecisionResultOut, benefit_out, decision_out
 from services.eligibility.workflow import rules, service
-from services.eligibility.workflow.models import Application
+from services.eligibility.workflow.models import Application, ApplicationObjection
 from services.eligibility.workflow.schemas import (
     ApplicationIn,
     ApplicationOut,
@@ -19,8 +19,11 @@ from services.eligibility.workflow.schemas import (
     DeadlineOut,
     ExtendIn,
     NoticeIn,
+    ObjectionIn,
+    ObjectionOut,
     OpinionIn,
     RefuseIn,
+    ResolveObjectionIn,
 )
 from shared.app import get_uow
 from shared.auth import Principal, require_roles
@@ -37,7 +40,7 @@ async def application_out(uow: UnitOfWork, a: Application) -> ApplicationOut:
     deadlines = [
         DeadlineOut(step=d.step, working_days=d.working_days, starts_on=d.starts_on, due_date=d.due_date, due_at=d.due_at,
                     provisional=d.provisional, state=rules.deadline_state(d.due_at, d.met_at, d.breached_at),
-                    met_at=d.met_at, breached_at=d.breached_at)
+                    met_at=d.met_at, breached_at=d.breached_at, at_risk_at=d.at_risk_at, at_risk_notified_at=d.at_risk_fired_at)
         for d in await service.deadlines_of(uow, a.id)
     ]
     return ApplicationOut(
@@ -47,6 +50,16 @@ async def application_out(uow: UnitOfWork, a: Application) -> ApplicationOut:
         opinion_at=a.opinion_at, notice_from=a.notice_from, notice_until=a.notice_until, with_approver_at=a.with_approver_at,
         steps=a.steps or [], decided_at=a.decided_at, decided_by=a.decided_by, refusal_reasons=a.refusal_reasons,
         refusal_notified_at=a.refusal_notified_at, decision_id=a.decision_id, deadlines=deadlines,
+        objections=[objection_out(o) for o in await service.objections_of(uow, a.id)],
+    )
+
+
+def objection_out(o: ApplicationObjection) -> ObjectionOut:
+    return ObjectionOut(
+        objection_id=o.id, application_id=o.application_id, received_on=o.received_on, objector=o.objector,
+        objector_kind=o.objector_kind, channel=o.channel, content=o.content, recorded_by=o.recorded_by,
+        recorded_at=o.recorded_at, status=o.status, resolution_reason=o.resolution_reason, resolved_by=o.resolved_by,
+        resolved_at=o.resolved_at,
     )
 
 
@@ -171,3 +184,46 @@ async def extend(application_id: uuid.UUID, body: ExtendIn, uow: UnitOfWork = De
 async def withdraw(application_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), principal: Principal = Writers) -> ApplicationOut:
     """The applicant withdrew the application."""
     return await _step(uow, application_id, principal, service.withdraw, by=principal.subject)
+
+
+@router.post("/{application_id}/objections", status_code=status.HTTP_201_CREATED, response_model=ObjectionOut)
+async def record_objection(application_id: uuid.UUID, body: ObjectionIn, uow: UnitOfWork = Depends(get_uow), principal: Principal = Writers) -> ObjectionOut:
+    """Record an objection (公示异议) to an application in its public notice: who raised it
+    (``objector``, ``objector_kind``), how (``channel``), what it says (``content``), received on
+    ``received_on`` (default today) within the notice period. Until the town resolves it the
+    file cannot go to the approver (``:submit`` → 409 ``objection_open``). Errors: 404; 409
+    ``wrong_step`` (not in notice), ``outside_notice``; 422 ``future_date``."""
+    async with uow:
+        application = await service.get_application(uow, application_id, principal)
+        objection = await service.record_objection(
+            uow=uow, application=application, received_on=body.received_on, objector=body.objector,
+            objector_kind=body.objector_kind, channel=body.channel, content=body.content, by=principal.subject,
+        )
+        out = objection_out(objection)
+        await uow.commit()
+        return out
+
+
+@router.get("/{application_id}/objections", response_model=list[ObjectionOut])
+async def list_objections(application_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READERS))) -> list[ObjectionOut]:
+    """An application's objections with their resolutions (the trail: who recorded and resolved
+    each, when, why), oldest first."""
+    async with uow:
+        application = await service.get_application(uow, application_id, principal, lock=False)
+        return [objection_out(o) for o in await service.objections_of(uow, application.id)]
+
+
+@router.post("/{application_id}/objections/{objection_id}:resolve", response_model=ApplicationOut)
+async def resolve_objection(application_id: uuid.UUID, objection_id: uuid.UUID, body: ResolveObjectionIn, uow: UnitOfWork = Depends(get_uow),
+                            principal: Principal = Approvers) -> ApplicationOut:
+    """The town (an approver of the household's town, R-DB-7) resolves an objection after
+    verifying it: ``upheld`` → the application is refused with ``reason`` (a refusal decision;
+    to be notified within 3 working days, R-DB-9); ``dismissed`` → the application continues.
+    Errors: 404 (also another town's), 409 ``objection_resolved`` / ``wrong_step``."""
+    async with uow:
+        application = await service.get_application(uow, application_id, principal)
+        await service.resolve_objection(uow=uow, principal=principal, application=application, objection_id=objection_id,
+                                        outcome=body.outcome, reason=body.reason)
+        out = await application_out(uow, application)
+        await uow.commit()
+        return out

@@ -45,6 +45,17 @@ def step_deadline(starts_on: date, working_days: int, calendar: WorkingDayCalend
     return working_day_deadline(start_instant(starts_on), working_days, calendar)
 
 
+def warning_instant(starts_on: date, working_days: int, warning_working_days: int, calendar: WorkingDayCalendar) -> datetime:
+    """When ``warning_working_days`` (1) working days remain before a step's deadline: 24:00
+    Asia/Shanghai of the (``working_days`` − ``warning_working_days``)-th working day after
+    ``starts_on`` — R-TR-2's warning, which R-DB-9 shares — or the start itself when the whole
+    term is that short."""
+    before = working_days - warning_working_days
+    if before < 1:
+        return start_instant(starts_on)
+    return working_day_deadline(start_instant(starts_on), before, calendar).deadline_at
+
+
 def notice_period(start: date, days: int) -> tuple[date, date]:
     """The public notice (公示) of ``days`` calendar days starting ``start``: first and last day."""
     return start, start + timedelta(days=days - 1)

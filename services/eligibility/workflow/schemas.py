@@ -45,6 +45,41 @@ class ExtendIn(_In):
     reason: str = Field(min_length=1, max_length=500)
 
 
+class ObjectionIn(_In):
+    """An objection (异议) raised during the public notice, as the town received it. ``objector``
+    is a name or "anonymous" (personal data: shown to staff, never logged)."""
+
+    objector: str = Field(min_length=1, max_length=200)
+    objector_kind: Literal["villager", "relative", "anonymous", "other"] = "villager"
+    channel: Literal["in_person", "phone", "letter", "online"] = "in_person"
+    content: str = Field(min_length=1, max_length=2000, description="what the objection says")
+    received_on: date | None = Field(None, description="within the notice period (default today)")
+
+
+class ResolveObjectionIn(_In):
+    """The town's resolution after verifying the objection: ``upheld`` refuses the application
+    with ``reason``; ``dismissed`` lets it continue."""
+
+    outcome: Literal["upheld", "dismissed"]
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ObjectionOut(BaseModel):
+    objection_id: uuid.UUID
+    application_id: uuid.UUID
+    received_on: date
+    objector: str
+    objector_kind: str
+    channel: str
+    content: str
+    recorded_by: str
+    recorded_at: datetime
+    status: str = Field(description="open, upheld, dismissed or superseded")
+    resolution_reason: str | None
+    resolved_by: str | None
+    resolved_at: datetime | None
+
+
 class DeadlineOut(BaseModel):
     step: str
     working_days: int | None
@@ -55,6 +90,8 @@ class DeadlineOut(BaseModel):
     state: str
     met_at: datetime | None
     breached_at: datetime | None
+    at_risk_at: datetime | None = Field(None, description="when one working day remains (the warning instant)")
+    at_risk_notified_at: datetime | None = Field(None, description="when eligibility.application.deadline_at_risk was sent")
 
 
 class ApplicationOut(BaseModel):
@@ -81,3 +118,4 @@ class ApplicationOut(BaseModel):
     refusal_notified_at: datetime | None
     decision_id: uuid.UUID | None
     deadlines: list[DeadlineOut]
+    objections: list[ObjectionOut] = Field(default_factory=list, description="objections raised during the public notice (公示异议)")

@@ -3,7 +3,12 @@
 accepted → (start investigation) investigating → (opinion) opinion_given → (notice, when the
 opinion is to approve) in_notice → (submit, after the notice) with_approver → approved | refused
 → (refused) refusal_notified; withdrawn from any open step. Each step's deadline in working days
-is stored and tracked: met when the step is done, breached (once) by the worker when it passes.
+is stored and tracked: met when the step is done, warned (once) when one working day remains,
+breached (once) by the worker when it passes.
+
+An objection (公示异议) recorded during the public notice stops the file from going to the approver
+until the town resolves it: upheld → the application is refused with the reason; dismissed → it
+continues.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from services.eligibility.parameters.service import parameters_on
 from services.eligibility.registry import service as registry
 from services.eligibility.registry.models import Household, Person
 from services.eligibility.workflow import rules
-from services.eligibility.workflow.models import Application, ApplicationDeadline
+from services.eligibility.workflow.models import Application, ApplicationDeadline, ApplicationObjection
 from shared.auth import Principal
 from shared.calendar_store import load_calendar
 from shared.db import UnitOfWork
@@ -52,9 +57,11 @@ async def _add_deadline(uow: UnitOfWork, application: Application, step: str, st
     days = rules.working_days_for(application.category, step, params, extended=application.extended)
     calendar = await load_calendar(uow.session)
     deadline = rules.step_deadline(starts_on, days, calendar)
+    at_risk_at = rules.warning_instant(starts_on, days, params.integer("deadline_warning_working_days"), calendar)
     row = ApplicationDeadline(
         application_id=application.id, step=step, working_days=days, starts_on=starts_on,
         due_date=deadline.deadline_date, due_at=deadline.deadline_at, provisional=deadline.provisional,
+        at_risk_at=at_risk_at,
     )
     uow.session.add(row)
     return row
@@ -164,6 +171,8 @@ async def submit(*, uow: UnitOfWork, application: Application, by: str) -> None:
                           notice_until=application.notice_until.isoformat())
     elif not (application.status == "opinion_given" and application.opinion == "refuse"):
         _require(application, "in_notice")
+    if await open_objections(uow, application.id):
+        raise Problem(409, "objection_open", "an objection raised during the public notice is not resolved yet")
     application.status = "with_approver"
     application.with_approver_at = uow.now()
     _log(uow, application, "submitted_to_approver", by)
@@ -204,14 +213,20 @@ async def approve(*, uow: UnitOfWork, principal: Principal, application: Applica
 async def refuse(*, uow: UnitOfWork, principal: Principal, application: Application, reasons: list[str], note: str | None):
     """Refuse with reasons; the refusal must be notified within 3 working days (R-DB-9)."""
     _require(application, "with_approver")
+    return await _refuse(uow=uow, principal=principal, application=application, reasons=reasons, note=note)
+
+
+async def _refuse(*, uow: UnitOfWork, principal: Principal, application: Application, reasons: list[str], note: str | None,
+                  inputs: dict | None = None):  # noqa: ANN202
     household = await uow.session.get(Household, application.household_id)
     assert household is not None
     today = local_date(uow.now())
+    rule = "R-DB-9" if application.category != "tekun" else "R-TK-1"
     decision = decisions.new_decision(
         uow, household=household, category=application.category, kind="refusal", outcome="refused", assessed_on=today,
-        amount=decisions.Decimal("0.00"), rule_ids=("R-DB-9",) if application.category != "tekun" else ("R-TK-1",),
+        amount=decisions.Decimal("0.00"), rule_ids=(rule,),
         decided_by=principal.subject, person_id=application.person_id, application_id=application.id, note=note,
-        trace={"rules": ["R-DB-9"], "inputs": {"application_id": str(application.id)}, "parameters": [], "figures": {},
+        trace={"rules": [rule], "inputs": {"application_id": str(application.id), **(inputs or {})}, "parameters": [], "figures": {},
                "reasons": reasons, "outcome": "refused"},
     )
     application.status = "refused"
@@ -258,6 +273,85 @@ async def withdraw(*, uow: UnitOfWork, application: Application, by: str, reason
     for row in await deadlines_of(uow, application.id):
         if row.met_at is None:
             row.met_at = uow.now()
+    for objection in await open_objections(uow, application.id):
+        _close(uow, objection, "superseded", "application withdrawn", by)
+
+
+# --- objections during the public notice (公示异议) ----------------------------------------------
+
+
+async def objections_of(uow: UnitOfWork, application_id: uuid.UUID) -> list[ApplicationObjection]:
+    """An application's objections in the order they were recorded."""
+    return list((await uow.session.scalars(
+        select(ApplicationObjection).where(ApplicationObjection.application_id == application_id)
+        .order_by(ApplicationObjection.recorded_at, ApplicationObjection.id)
+    )).all())
+
+
+async def open_objections(uow: UnitOfWork, application_id: uuid.UUID) -> list[ApplicationObjection]:
+    return [o for o in await objections_of(uow, application_id) if o.status == "open"]
+
+
+def _close(uow: UnitOfWork, objection: ApplicationObjection, status: str, reason: str, by: str) -> None:
+    objection.status, objection.resolution_reason = status, reason
+    objection.resolved_by, objection.resolved_at = by, uow.now()
+
+
+async def record_objection(
+    *, uow: UnitOfWork, application: Application, received_on: date | None, objector: str, objector_kind: str,
+    channel: str, content: str, by: str,
+) -> ApplicationObjection:
+    """Record an objection (异议) raised against an application during its public notice (公示,
+    R-DB-9 / R-TK-1): received on ``received_on`` (default today) within ``notice_from`` ..
+    ``notice_until``, from ``objector`` (a name or "anonymous"), saying ``content``. While it is
+    open the file cannot go to the approver (``submit`` → 409 ``objection_open``). Errors: 409
+    ``wrong_step`` (not in notice), ``outside_notice``; 422 ``future_date``."""
+    _require(application, "in_notice")
+    assert application.notice_from is not None and application.notice_until is not None
+    today = local_date(uow.now())
+    received = received_on or today
+    if received > today:
+        raise Problem(422, "future_date", "received_on is after today")
+    if not application.notice_from <= received <= application.notice_until:
+        raise Problem(409, "outside_notice", f"objections are received during the public notice "
+                      f"({application.notice_from.isoformat()}..{application.notice_until.isoformat()})",
+                      notice_from=application.notice_from.isoformat(), notice_until=application.notice_until.isoformat())
+    objection = ApplicationObjection(
+        id=uuid.uuid4(), application_id=application.id, town=application.town, received_on=received, objector=objector,
+        objector_kind=objector_kind, channel=channel, content=content, recorded_by=by, recorded_at=uow.now(), status="open",
+    )
+    uow.session.add(objection)
+    _log(uow, application, "objection_recorded", by, f"objection {objection.id} ({objector_kind}, {channel}, received {received.isoformat()})")
+    await uow.session.flush()
+    log.info("eligibility.application.objection_recorded", application_id=str(application.id), objection_id=str(objection.id))
+    return objection
+
+
+async def resolve_objection(
+    *, uow: UnitOfWork, principal: Principal, application: Application, objection_id: uuid.UUID, outcome: str, reason: str,
+):  # noqa: ANN201 - the refusal Decision or None
+    """The town resolves an objection after verifying it: ``dismissed`` → the application
+    continues (it goes to the approver once the notice is over and no objection is open);
+    ``upheld`` → the application is refused with the reason (a refusal decision with its trace,
+    the other open objections closed as ``superseded``, the refusal to be notified within 3
+    working days, R-DB-9). Returns the refusal decision (None when dismissed). Errors: 404,
+    409 ``objection_resolved``, ``wrong_step``."""
+    objection = await uow.session.get(ApplicationObjection, objection_id, with_for_update=True)
+    if objection is None or objection.application_id != application.id:
+        raise not_found("objection")
+    if objection.status != "open":
+        raise Problem(409, "objection_resolved", f"the objection is already {objection.status}", objection_status=objection.status)
+    _require(application, "in_notice")
+    by = principal.subject
+    _close(uow, objection, outcome, reason, by)
+    _log(uow, application, f"objection_{outcome}", by, f"objection {objection.id}: {reason}")
+    log.info("eligibility.application.objection_resolved", application_id=str(application.id), objection_id=str(objection.id), outcome=outcome)
+    if outcome == "dismissed":
+        return None
+    for other in await open_objections(uow, application.id):
+        _close(uow, other, "superseded", f"objection {objection.id} upheld", by)
+    return await _refuse(uow=uow, principal=principal, application=application, reasons=["objection_upheld", reason],
+                         note=reason, inputs={"objection_id": str(objection.id), "objection_received_on": objection.received_on.isoformat()})
 
 
 async def fire_breached_deadlines(uow_factory, *, batch: int = 200) -> int:  # noqa: ANN001
@@ -291,14 +385,55 @@ async def fire_breached_deadlines(uow_factory, *, batch: int = 200) -> int:  # n
                 return done
 
 
+async def fire_at_risk_deadlines(uow_factory, *, batch: int = 200) -> int:  # noqa: ANN001
+    """Warn once per step deadline when ``deadline_warning_working_days`` (1) working days remain
+    and the step is not done: claim the due rows (SKIP LOCKED), mark them (``at_risk_fired_at``)
+    and emit ``eligibility.application.deadline_at_risk`` in the same transaction. Not sent once
+    the deadline itself has passed (the breach is). Returns how many."""
+    done = 0
+    while True:
+        async with uow_factory(None) as uow:
+            now: datetime = uow.now()
+            rows = (await uow.session.scalars(
+                select(ApplicationDeadline)
+                .where(ApplicationDeadline.met_at.is_(None), ApplicationDeadline.breached_at.is_(None),
+                       ApplicationDeadline.at_risk_fired_at.is_(None), ApplicationDeadline.at_risk_at <= now,
+                       ApplicationDeadline.due_at > now)
+                .order_by(ApplicationDeadline.at_risk_at, ApplicationDeadline.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )).all()
+            if not rows:
+                return done
+            for row in rows:
+                row.at_risk_fired_at = now
+                application = await uow.session.get(Application, row.application_id)
+                assert application is not None and row.at_risk_at is not None
+                uow.emit(events.APPLICATION_DEADLINE_AT_RISK, events.DeadlineAtRiskData(
+                    application_id=str(application.id), household_id=str(application.household_id), town=application.town,
+                    category=application.category, step=row.step, due_date=row.due_date, due_at=row.due_at,
+                    at_risk_at=row.at_risk_at, provisional=row.provisional,
+                ), subject=str(application.id))
+                log.info("eligibility.application.deadline_at_risk", application_id=str(application.id), step=row.step)
+            await uow.commit()
+            done += len(rows)
+            if len(rows) < batch:
+                return done
+
+
 async def recompute_deadlines(year: int, uow: UnitOfWork) -> None:
-    """A calendar year was loaded: recompute the open deadlines whose counting spans it."""
+    """A calendar year was loaded: recompute the open deadlines whose counting spans it (and
+    their warning instants)."""
     calendar = await load_calendar(uow.session)
     rows = (await uow.session.scalars(
         select(ApplicationDeadline).where(ApplicationDeadline.met_at.is_(None), ApplicationDeadline.breached_at.is_(None))
     )).all()
+    warnings: dict[date, int] = {}
     for row in rows:
         if row.working_days is None or not (row.starts_on.year <= year <= row.due_date.year + 1):
             continue
         deadline = rules.step_deadline(row.starts_on, row.working_days, calendar)
         row.due_date, row.due_at, row.provisional = deadline.deadline_date, deadline.deadline_at, deadline.provisional
+        if row.starts_on not in warnings:
+            warnings[row.starts_on] = (await parameters_on(uow.session, row.starts_on)).integer("deadline_warning_working_days")
+        row.at_risk_at = rules.warning_instant(row.starts_on, row.working_days, warnings[row.starts_on], calendar)
