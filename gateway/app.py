@@ -23,8 +23,11 @@ from gateway.auth.keys import KeyRing
 from gateway.auth.router import admin_router, oauth_router
 from gateway.auth.tokens import TokenIssuer
 from gateway.config import Settings
+from gateway.dashboard.router import router as dashboard_router
 from gateway.proxy import METHODS, Forwarder, ProxyFastPath, ProxyMetrics, proxy_endpoint
 from gateway.ratelimit import TokenBucketLimiter
+from gateway.reports.handlers import make_handlers as reports_handlers
+from gateway.reports.router import router as reports_router
 from gateway.upstreams import close_upstreams, make_upstreams
 from shared.app import ServiceSpec, create_service_app
 from shared.auth import TokenVerifier
@@ -92,13 +95,16 @@ def _setup(app: FastAPI) -> None:
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """App factory of the gateway."""
+    settings = settings or Settings()
     return create_service_app(
         ServiceSpec(
             name="gateway",
-            settings=settings or Settings(),
+            settings=settings,
             routers=[
                 oauth_router, admin_router, clock_router.router, calendar_router.router, openapi_merge.router,
+                dashboard_router, reports_router,
             ],
+            handlers=reports_handlers() if settings.chain_projection else None,
             description="The one public entry of the suite: sign-in, routing, rate limits, docs, clock, calendar.",
             extra_setup=_setup,
             tags=[
@@ -106,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 {"name": "admin", "description": "Users, system clients and key rotation (district_admin)"},
                 {"name": "clock", "description": "The suite's clock in demo and test mode"},
                 {"name": "calendar", "description": "Working days with 调休 and the R-TR-2 deadline"},
+                {"name": "reports", "description": "KPI report (JSON/CSV) and the household assistance chain"},
             ],
         )
     )

@@ -37,9 +37,10 @@ class Settings(ServiceSettings):
     # Connections per upstream (pool size) and how many of them are kept alive when idle.
     upstream_max_connections: int = 200
     upstream_max_keepalive: int = 100
-    # Transport under httpx on the forwarding path (chosen by tests/bench/bench_gateway.py):
-    # "aiohttp-lean" (gateway.transport), "aiohttp" (httpx_aiohttp) or "httpx" (httpcore).
-    proxy_transport: Literal["aiohttp-lean", "aiohttp", "httpx"] = "aiohttp-lean"
+    # Client on the forwarding path (chosen by tests/bench/bench_gateway.py): "h1" (the proxy's
+    # own HTTP/1.1 pool, gateway.transport.H1Pool), or httpx on "aiohttp-lean" (gateway.transport),
+    # "aiohttp" (httpx_aiohttp) or "httpx" (httpcore).
+    proxy_transport: Literal["h1", "aiohttp-lean", "aiohttp", "httpx"] = "h1"
     # Lifetime of issued access tokens; also how long a rotated-out key stays published.
     access_token_minutes: int = 60
     # Token bucket per principal (or client IP when anonymous): refill rate and bucket size.
@@ -52,6 +53,11 @@ class Settings(ServiceSettings):
     openapi_cache_seconds: float = 30.0
     # Seconds each upstream has to acknowledge a clock setting before it is reported as not reached.
     clock_push_timeout_seconds: float = 5.0
+    # Seconds each service has to answer the KPI report's request before it counts as unavailable.
+    report_source_timeout_seconds: float = 10.0
+    # Project the five services' events into the household assistance chain (durable consumers
+    # named "gateway"); off only for a stand-in gateway sharing NATS with a real one (tests).
+    chain_projection: bool = True
 
     @field_validator("upstreams")
     @classmethod

@@ -86,3 +86,7 @@ class ClockSetting(Base):
     running: Mapped[bool] = mapped_column(Boolean)
     revision: Mapped[int] = mapped_column(Integer)
     set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# The household assistance chain's projection (gateway/reports), so Alembic sees its tables too.
+from gateway.reports import models as _reports  # noqa: E402,F401

@@ -7,6 +7,7 @@ from services.wishes.campaigns.router import router as campaigns_router
 from services.wishes.config import Settings
 from services.wishes.families.handlers import handlers
 from services.wishes.families.router import router as families_router
+from services.wishes.kpis import router as kpis_router
 from services.wishes.pairings.router import router as pairings_router
 from services.wishes.parameters.router import router as parameters_router
 from services.wishes.pledges.router import router as pledges_router
@@ -33,7 +34,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             name="wishes",
             settings=settings or Settings(),
             routers=[board_router, campaigns_router, pledges_router, pairings_router, families_router,
-                     parameters_router],
+                     parameters_router, kpis_router],
             handlers=handlers,
             workers=[expire_pledges],
             description="The 505 micro-wish campaign (微光成炬): public board, pledges, fulfilment, 1+1 pairings.",

@@ -160,6 +160,9 @@ def _settings(database_url: str, nats_url: str, port: int, upstreams: dict[str, 
         "upstreams": upstreams, "gateway_url": own, "jwks_url": f"{own}/.well-known/jwks.json",
         "upstream_timeout_seconds": 1.0, "clock_push_timeout_seconds": 2.0, "log_level": "WARNING",
         "openapi_cache_seconds": 0.0,
+        # These gateways share the session's NATS with the suite's gateway: they must not take
+        # its durable "gateway" consumers' chain events (test_reports.py reads the suite's chain).
+        "chain_projection": False,
         # Cheap hashes keep the tests fast; the cost parameters play no part in what is tested.
         "password_hash_time_cost": 1, "password_hash_memory_kib": 1024,
     }
