@@ -38,7 +38,8 @@ class EventBus:
     events to its outbox; they are published when NATS is back.
     Consumer options (``max_deliver``, ``ack_wait``, ``nak_delay``, ``fetch_timeout``,
     ``concurrency``, ``consumer_batch``, ``batch_transactions``) are passed to
-    :class:`EventConsumer`; ``consumer_name`` defaults to ``service``.
+    :class:`EventConsumer`; ``consumer_name`` defaults to ``service``. ``outbox_retention``:
+    seconds published outbox rows are kept before the relay deletes them (None: forever).
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class EventBus:
         relay_batch_size: int = 100,
         publish_timeout: float = 5.0,
         stream_replicas: int = 1,
+        outbox_retention: float | None = 24 * 3600.0,
     ) -> None:
         self.service = service
         self.nats_url = nats_url
@@ -74,7 +76,7 @@ class EventBus:
         }
         self._relay_options = {
             "interval": relay_interval, "batch_size": relay_batch_size,
-            "publish_timeout": publish_timeout,
+            "publish_timeout": publish_timeout, "retention": outbox_retention,
         }
         self._stream_replicas = stream_replicas
         self._nc: Client | None = None

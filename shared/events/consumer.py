@@ -6,10 +6,13 @@ event finds its inbox row and is acked without running the handler again; a rede
 first delivery still in progress blocks on that delivery's uncommitted inbox row (PostgreSQL
 makes ``ON CONFLICT DO NOTHING`` wait for it) and then skips it, or proceeds if it rolled back.
 
-The events of one fetched batch normally share one such transaction (a per-event transaction
-costs several round trips, the engine's pre-ping included, and was the pipeline's bottleneck);
-if anything in it fails, the batch is handled again one transaction per event, where a failing
-event is nak'ed with a delay and, after ``max_deliver`` deliveries, dead-lettered.
+Fetched messages are dealt out by entity (CloudEvents ``subject``) to a few lanes; each lane
+handles the events that queued up for it while its previous transaction ran in one such
+transaction (a transaction per event costs several round trips and was the pipeline's
+bottleneck), so events of one entity are handled in stream order and the busier the consumer the
+fewer transactions per event. If anything in a lane's transaction fails, its events are handled
+again one transaction per event, where a failing event is nak'ed with a delay and, after
+``max_deliver`` deliveries, dead-lettered; a redelivered event is always handled on its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import zlib
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -40,6 +43,9 @@ log = structlog.get_logger("shared.events.consumer")
 _SPARE_DELIVERIES = 3
 _MAX_RESTART_BACKOFF = 5.0
 _GRAB_TIMEOUT = 0.05
+_MAX_HELD = 500
+# One cached statement for the single-row and the executemany (batch) form.
+_INBOX_INSERT = insert(InboxEvent).on_conflict_do_nothing().returning(InboxEvent.event_id)
 
 
 class Handler(Protocol):
@@ -98,14 +104,16 @@ class EventConsumer:
     consumer key. ``uow_factory(correlation_id)``: a fresh UnitOfWork of the consuming service.
     ``js_provider()``: the current JetStream context (called again at every re-subscription).
     ``max_deliver``: deliveries before a failing event goes to the dead letters. ``ack_wait``:
-    seconds before JetStream redelivers an unacked message; while a handler runs the consumer
-    sends ``in_progress`` every ``ack_wait / 3`` s (``heartbeat=False`` turns that off).
-    ``batch``: messages per fetch. ``batch_transactions``: handle the events of a fetched batch
-    in one transaction (in stream order), falling back to one transaction per event when any of
-    them fails; handlers must therefore never commit themselves. ``concurrency``: in the
-    one-per-event mode, events handled at once; events with the same CloudEvents ``subject``
-    (entity) stay in stream order. ``nak_delay``: first redelivery delay after a failure, doubled
-    per delivery up to 30 s. ``fetch_timeout``: how long an idle fetch waits.
+    seconds before JetStream redelivers an unacked message; while messages are held (queued or
+    being handled) the consumer sends ``in_progress`` every ``ack_wait / 3`` s
+    (``heartbeat=False`` turns that off). ``batch``: most messages per fetch and per
+    transaction; at most ``2 × batch`` are held at once. ``concurrency``: lanes, i.e.
+    transactions running at once; events with the same CloudEvents ``subject`` (entity) go to
+    the same lane and stay in stream order. ``batch_transactions``: let a lane handle the events
+    queued for it in one transaction (in stream order), falling back to one transaction per
+    event when any of them fails; handlers must therefore never commit themselves. Off, every
+    event has its own transaction. ``nak_delay``: first redelivery delay after a failure,
+    doubled per delivery up to 30 s. ``fetch_timeout``: how long an idle fetch waits.
     """
 
     def __init__(
@@ -142,6 +150,7 @@ class EventConsumer:
         self._duplicate_window = duplicate_window_seconds
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._feeders: set[asyncio.Task[None]] = set()
         self.subscribed: set[str] = set()  # streams with a live subscription (health checks)
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -163,6 +172,8 @@ class EventConsumer:
     async def stop(self, grace: float = 5.0) -> None:
         """Stop fetching, let batches in progress finish for up to ``grace`` s, then cancel."""
         self._stopping.set()
+        for feeder in list(self._feeders):
+            feeder.cancel()  # an idle fetch would otherwise hold the stop for fetch_timeout
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=grace)
             for task in pending:
@@ -214,77 +225,172 @@ class EventConsumer:
         return sub
 
     async def _pump(self, sub) -> None:
-        """Fetch and handle batches until stopping; raises on anything but an empty fetch."""
-        reconnects = _reconnects(sub)
-        stop_wait = asyncio.create_task(self._stopping.wait())
-        idle = 0.0
-        try:
-            while True:
-                fetch = asyncio.ensure_future(self._fetch(sub))
-                await asyncio.wait({fetch, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-                if not fetch.done():
-                    fetch.cancel()
-                    return
-                try:
-                    msgs = fetch.result()
-                except TimeoutError:  # nats-py raises both its own and asyncio's TimeoutError
-                    # An empty fetch is normal. After a server restart the pending pull requests
-                    # are gone and the consumer itself may be: re-subscribe after a reconnect, and
-                    # check the consumer now and then while idle (raises NotFoundError if gone).
-                    if _reconnects(sub) != reconnects:
-                        raise ConnectionResetError("reconnected: re-creating the subscription")
-                    idle += self.fetch_timeout
-                    if idle >= 5 * self.fetch_timeout:
-                        idle = 0.0
-                        await sub.consumer_info()
-                    continue
-                idle = 0.0
-                await self._handle_batch(msgs)
-                if self._stopping.is_set():
-                    return
-        finally:
-            stop_wait.cancel()
+        """Fetch and handle until stopping; raises on anything but an empty fetch.
 
-    async def _fetch(self, sub) -> list[Msg]:
-        """Wait for one message, then take the ones already waiting behind it (up to ``batch``).
-
-        Not ``fetch(batch)`` alone: a pull request for N messages that has to wait is held by
-        the server until N messages came or it expires, so a trickle of events would sit in it
-        for up to ``fetch_timeout``. Raises TimeoutError when nothing came.
+        A feeder task fetches and deals the messages out to up to ``concurrency`` lanes; each
+        lane handles what queued up for it in one transaction at a time, so fetching, the
+        lanes' transactions and their acks overlap. Events of one entity (CloudEvents
+        ``subject``) that are held at the same time go to the same lane, in stream order. The
+        feeder fills a lane's queue (up to ``batch``) behind its running transaction before
+        it opens another lane: transactions are as large, hence as few per event, as the flow
+        allows, and lanes run in parallel only when full batches wait. On stop, fetching ends
+        and the lanes finish what they hold.
         """
+        lanes = [_Lane() for _ in range(max(self.concurrency, 1))]
+        held: dict[int, Msg] = {}  # fetched, not yet acked / nak'ed / termed (the keep-alive's list)
+        owners: dict[str, list] = {}  # entity → [lane, messages held]: an entity stays in one lane
+        room = asyncio.Event()
+        workers = [asyncio.create_task(self._drain(lane, held, owners, room)) for lane in lanes]
+        beat = asyncio.create_task(self._keep_alive(held)) if self.heartbeat else None
+        feeder = asyncio.create_task(self._feed(sub, lanes, held, owners, room))
+        self._feeders.add(feeder)
+        try:
+            await feeder
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if not (feeder.cancelled() and self._stopping.is_set()) or (current and current.cancelling()):
+                for worker in workers:
+                    worker.cancel()
+                raise
+            # stop() cancelled the feeder only: a graceful stop, the lanes finish below.
+        finally:
+            self._feeders.discard(feeder)
+            feeder.cancel()
+            for lane in lanes:
+                lane.close()
+            try:
+                await asyncio.gather(*workers, return_exceptions=True)
+            finally:
+                for worker in workers:
+                    worker.cancel()
+                if beat is not None:
+                    beat.cancel()
+
+    async def _feed(self, sub, lanes: list[_Lane], held: dict[int, Msg], owners: dict[str, list],
+                    room: asyncio.Event) -> None:
+        reconnects = _reconnects(sub)
+        batch = max(self.batch, 1)
+        # Enough to keep every lane's next batch queued; below the server's default max_ack_pending
+        # (1000 per durable) even with a second replica.
+        limit = max(2 * batch, min(len(lanes) * batch, _MAX_HELD))
+        idle = 0.0
+        behind = 0  # messages the server still had for us after the last fetch
+        while not self._stopping.is_set():
+            free = limit - len(held)
+            if free <= 0:
+                room.clear()
+                await room.wait()
+                continue
+            try:
+                msgs = await self._fetch(sub, min(free, batch), behind)
+            except TimeoutError:  # nats-py raises both its own and asyncio's TimeoutError
+                # An empty fetch is normal. After a server restart the pending pull requests
+                # are gone and the consumer itself may be: re-subscribe after a reconnect, and
+                # check the consumer now and then while idle (raises NotFoundError if gone).
+                behind = 0
+                if _reconnects(sub) != reconnects:
+                    raise ConnectionResetError("reconnected: re-creating the subscription") from None
+                idle += self.fetch_timeout
+                if idle >= 5 * self.fetch_timeout:
+                    idle = 0.0
+                    await sub.consumer_info()
+                continue
+            idle = 0.0
+            behind = msgs[-1].metadata.num_pending
+            for msg in msgs:
+                try:
+                    event: CloudEvent | None = CloudEvent.from_json_bytes(msg.data)
+                except ValueError:
+                    event = None
+                # An unparseable message has no entity: its reply subject is unique.
+                key = (event.subject or event.id) if event is not None else f"\0{msg.reply}"
+                owner = owners.get(key)
+                if owner is None:
+                    owner = owners[key] = [_pick(lanes, batch), 0]
+                owner[1] += 1
+                held[id(msg)] = msg
+                owner[0].add(msg, event, key)
+
+    async def _fetch(self, sub, want: int, behind: int) -> list[Msg]:
+        """Up to ``want`` messages; waits up to ``fetch_timeout`` for the first one.
+
+        Not ``fetch(want)`` alone: a pull request for N messages that has to wait is held by
+        the server until N messages came or it expires, so a trickle of events would sit in it
+        for up to ``fetch_timeout``. Messages known to be waiting (``behind``, from the last
+        message's metadata) are asked for exactly, which the server answers at once. Raises
+        TimeoutError when nothing came.
+        """
+        if behind > 0:
+            with contextlib.suppress(TimeoutError):  # a replica took them meanwhile
+                return await sub.fetch(min(behind, want), timeout=_GRAB_TIMEOUT)
         msgs = await sub.fetch(1, timeout=self.fetch_timeout)
-        waiting = min(msgs[-1].metadata.num_pending, self.batch - 1)
+        waiting = min(msgs[-1].metadata.num_pending, want - 1)
         if waiting > 0:
             # Normally all there already; a replica taking some of them costs at most this wait.
             with contextlib.suppress(TimeoutError):
                 msgs += await sub.fetch(waiting, timeout=_GRAB_TIMEOUT)
         return msgs
 
+    async def _drain(self, lane: _Lane, held: dict[int, Msg], owners: dict[str, list],
+                     room: asyncio.Event) -> None:
+        """Handle the lane's messages, oldest first, up to ``batch`` per transaction, until closed."""
+        while True:
+            taken = lane.take(self.batch)
+            if not taken:
+                if lane.closed:
+                    return
+                await lane.wait()
+                continue
+            lane.running = True
+            try:
+                await self._handle_batch([(msg, event) for msg, event, _key in taken])
+            except Exception as exc:  # not expected; the messages come back after ack_wait
+                log.error("events.consumer.lane_failed", consumer=self.name,
+                          error_type=type(exc).__name__)
+            finally:
+                lane.running = False
+                for msg, _event, key in taken:
+                    held.pop(id(msg), None)
+                    owner = owners.get(key)
+                    if owner is not None:
+                        owner[1] -= 1
+                        if owner[1] <= 0:
+                            del owners[key]
+                room.set()
+
     # -- messages ----------------------------------------------------------------------------
 
-    async def _handle_batch(self, msgs: list[Msg]) -> None:
-        """Handle a fetched batch; every message ends acked, nak'ed, termed or left to ack_wait.
+    async def _handle_batch(self, items: list[tuple[Msg, CloudEvent | None]]) -> None:
+        """Handle a lane's batch; every message ends acked, nak'ed, termed or left to ack_wait.
 
-        Fast path: the batch's handled events are split by entity (CloudEvents ``subject``) into
-        up to ``concurrency`` groups, each handled in one transaction (one inbox INSERT, the
-        handlers in stream order, one commit), the groups concurrently; then acked. A group in
-        which anything fails commits nothing and is handled again message by message, where a
-        failing event is retried, dead-lettered and reported on its own.
+        Fast path: the first deliveries of handled types (unless ``batch_transactions`` is off)
+        share one transaction (one inbox INSERT, the handlers in stream order, one commit), then
+        are acked. Everything else — redeliveries (a failing event must not sink the batch
+        again) and the events of their entities, unparseable messages, types without a handler,
+        a batch whose transaction failed — is handled message by message in stream order,
+        where a failing event is retried, dead-lettered and reported on its own.
         """
-        items: list[tuple[Msg, CloudEvent | None]] = []
-        for msg in msgs:
-            try:
-                items.append((msg, CloudEvent.from_json_bytes(msg.data)))
-            except ValueError:
-                items.append((msg, None))
-        if self.batch_transactions:
-            together = [(m, e) for m, e in items if e is not None and self.handlers.get(e.type)]
-            if len(together) > 1:
-                groups = _groups(together, self.concurrency)
-                done = await asyncio.gather(*(self._try_group(group) for group in groups))
-                handled = {id(m) for group, ok in zip(groups, done) if ok for m, _ in group}
+        if self.batch_transactions and len(items) > 1:
+            redelivered = {
+                (e.subject or e.id) for m, e in items
+                if e is not None and m.metadata.num_delivered > 1
+            }
+            together = [
+                (m, e) for m, e in items
+                if e is not None and self.handlers.get(e.type) is not None
+                and (e.subject or e.id) not in redelivered and m.metadata.num_delivered == 1
+            ]
+            if len(together) > 1 and await self._try_group(together):
+                handled = {id(m) for m, _ in together}
                 items = [(m, e) for m, e in items if id(m) not in handled]
-        await self._handle_each(items)
+        for msg, event in items:
+            try:
+                await self._handle(msg, event)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # ack/nak failures: JetStream redelivers after ack_wait
+                log.warning("events.consumer.ack_failed", consumer=self.name,
+                            error_type=type(exc).__name__)
 
     async def _try_group(self, group: list[tuple[Msg, CloudEvent]]) -> bool:
         """Handle ``group`` in one transaction and ack it; False (nothing committed) on failure."""
@@ -307,66 +413,33 @@ class EventConsumer:
         Returns how many events were new. Events whose inbox row exists (handled before, or twice
         in this batch) are skipped. Raises whatever a handler or the database raised.
         """
-        beat = asyncio.create_task(self._keep_alive([m for m, _ in batch])) if self.heartbeat else None
-        try:
-            async with self._uow_factory(None) as uow:
-                # Sorted: concurrent replicas lock inbox keys in one order, so they cannot deadlock.
-                keys = sorted({e.id: e.type for _, e in batch}.items())
-                # executemany form: one cached statement whatever the batch size (SQLAlchemy
-                # still sends it as one multi-row INSERT … RETURNING).
-                inserted = await uow.session.execute(
-                    insert(InboxEvent).on_conflict_do_nothing().returning(InboxEvent.event_id),
-                    [{"consumer": self.name, "event_id": i, "event_type": t} for i, t in keys],
-                )
-                fresh = set(inserted.scalars())
-                count = len(fresh)
-                for _msg, event in batch:
-                    if event.id not in fresh:
-                        continue
-                    fresh.discard(event.id)
-                    # Events a handler emits carry the correlation id of the event it handles.
-                    uow.correlation_id = event.correlationid
-                    with structlog.contextvars.bound_contextvars(correlation_id=event.correlationid):
-                        await self.handlers.get(event.type)(event, uow=uow)
-                await uow.commit()
-                return count
-        finally:
-            if beat is not None:
-                beat.cancel()
+        async with self._uow_factory(None) as uow:
+            # Sorted: concurrent replicas lock inbox keys in one order, so they cannot deadlock.
+            keys = sorted({e.id: e.type for _, e in batch}.items())
+            # executemany form: one cached statement whatever the batch size (SQLAlchemy
+            # still sends it as one multi-row INSERT … RETURNING).
+            inserted = await uow.session.execute(
+                _INBOX_INSERT,
+                [{"consumer": self.name, "event_id": i, "event_type": t} for i, t in keys],
+            )
+            fresh = set(inserted.scalars())
+            count = len(fresh)
+            for _msg, event in batch:
+                if event.id not in fresh:
+                    continue
+                fresh.discard(event.id)
+                # Events a handler emits carry the correlation id of the event it handles.
+                uow.correlation_id = event.correlationid
+                with structlog.contextvars.bound_contextvars(correlation_id=event.correlationid):
+                    await self.handlers.get(event.type)(event, uow=uow)
+            await uow.commit()
+            return count
 
     async def _ack_all(self, msgs) -> None:
         for msg in msgs:
             try:
                 await msg.ack()
             except Exception as exc:  # JetStream redelivers; the inbox skips it then
-                log.warning("events.consumer.ack_failed", consumer=self.name,
-                            error_type=type(exc).__name__)
-
-    async def _handle_each(self, items: list[tuple[Msg, CloudEvent | None]]) -> None:
-        """One transaction per message; lanes by entity run concurrently, each in stream order."""
-        lanes: dict[str, list[tuple[Msg, CloudEvent | None]]] = {}
-        for msg, event in items:
-            key = (event.subject or event.id) if event is not None else f"\0{id(msg)}"
-            lanes.setdefault(key, []).append((msg, event))
-        if len(lanes) <= 1 or self.concurrency <= 1:
-            for lane in lanes.values():
-                await self._run_lane(lane)
-            return
-        gate = asyncio.Semaphore(self.concurrency)
-
-        async def gated(lane: list[tuple[Msg, CloudEvent | None]]) -> None:
-            async with gate:
-                await self._run_lane(lane)
-
-        await asyncio.gather(*(gated(lane) for lane in lanes.values()))
-
-    async def _run_lane(self, lane: list[tuple[Msg, CloudEvent | None]]) -> None:
-        for msg, event in lane:
-            try:
-                await self._handle(msg, event)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # ack/nak failures: JetStream redelivers after ack_wait
                 log.warning("events.consumer.ack_failed", consumer=self.name,
                             error_type=type(exc).__name__)
 
@@ -380,15 +453,11 @@ class EventConsumer:
             log.debug("events.consumer.unhandled_type", consumer=self.name, event_type=event.type)
             await msg.ack()
             return
-        beat = asyncio.create_task(self._keep_alive([msg])) if self.heartbeat else None
         try:
             handled = await self._apply(event, handler)
         except Exception as exc:
             await self._failed(msg, event, exc, deliveries)
             return
-        finally:
-            if beat is not None:
-                beat.cancel()
         await msg.ack()  # after the commit: a crash in between means a redelivery the inbox skips
         log.debug("events.consumer.handled" if handled else "events.consumer.duplicate",
                   consumer=self.name, event_id=event.id, event_type=event.type)
@@ -398,10 +467,8 @@ class EventConsumer:
         with structlog.contextvars.bound_contextvars(correlation_id=event.correlationid):
             async with self._uow_factory(event.correlationid) as uow:
                 inserted = await uow.session.execute(
-                    insert(InboxEvent)
-                    .values(consumer=self.name, event_id=event.id, event_type=event.type)
-                    .on_conflict_do_nothing()
-                    .returning(InboxEvent.event_id)
+                    _INBOX_INSERT,
+                    {"consumer": self.name, "event_id": event.id, "event_type": event.type},
                 )
                 if inserted.scalar() is None:
                     return False
@@ -409,11 +476,11 @@ class EventConsumer:
                 await uow.commit()
                 return True
 
-    async def _keep_alive(self, msgs: list[Msg]) -> None:
-        """Tell JetStream the messages are still being worked on, so ack_wait does not expire."""
+    async def _keep_alive(self, held: dict[int, Msg]) -> None:
+        """Tell JetStream the held messages are still being worked on, so ack_wait does not expire."""
         while True:
             await asyncio.sleep(self.ack_wait / 3)
-            for msg in msgs:
+            for msg in list(held.values()):
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
 
@@ -467,10 +534,59 @@ async def _wait(event: asyncio.Event, seconds: float) -> None:
             await event.wait()
 
 
-def _groups(items: list[tuple[Msg, CloudEvent]], count: int) -> list[list[tuple[Msg, CloudEvent]]]:
-    """Split into at most ``count`` groups, all events of one entity in one group, in order."""
-    groups: dict[int, list[tuple[Msg, CloudEvent]]] = {}
-    for msg, event in items:
-        key = zlib.crc32((event.subject or event.id).encode()) % max(count, 1)
-        groups.setdefault(key, []).append((msg, event))
-    return list(groups.values())
+class _Lane:
+    """Messages waiting for one lane's next transaction, in stream order, with their entity keys."""
+
+    __slots__ = ("_items", "_ready", "closed", "running")
+
+    def __init__(self) -> None:
+        self._items: deque[tuple[Msg, CloudEvent | None, str]] = deque()
+        self._ready = asyncio.Event()
+        self.closed = False
+        self.running = False  # a transaction of this lane is in progress
+
+    @property
+    def queued(self) -> int:
+        return len(self._items)
+
+    def add(self, msg: Msg, event: CloudEvent | None, key: str) -> None:
+        self._items.append((msg, event, key))
+        self._ready.set()
+
+    def take(self, limit: int) -> list[tuple[Msg, CloudEvent | None, str]]:
+        items = self._items
+        return [items.popleft() for _ in range(min(len(items), max(limit, 1)))]
+
+    async def wait(self) -> None:
+        self._ready.clear()
+        if not self._items and not self.closed:
+            await self._ready.wait()
+
+    def close(self) -> None:
+        self.closed = True
+        self._ready.set()
+
+
+def _pick(lanes: list[_Lane], batch: int) -> _Lane:
+    """The lane for a new entity: fill before spreading.
+
+    A lane collecting its next batch (behind its running transaction, or about to start with
+    what this fetch brings) while that batch has room; else a busy lane with nothing queued yet;
+    else an idle lane; else the shortest queue.
+    """
+    waiting = idle = None
+    for lane in lanes:
+        queued = lane.queued
+        if 0 < queued < batch:
+            return lane
+        if queued == 0:
+            if lane.running:
+                if waiting is None:
+                    waiting = lane
+            elif idle is None:
+                idle = lane
+    if waiting is not None:
+        return waiting
+    if idle is not None:
+        return idle
+    return min(lanes, key=lambda lane: lane.queued)

@@ -266,3 +266,33 @@ async def test_events_emitted_by_handlers_keep_each_source_correlation_id(servic
     replies = [row.envelope for (row,) in await consumer.rows(select(OutboxEvent))]
     assert sorted(r["correlationid"] for r in replies) == sorted(sources.values())
     assert all(sources[r["data"]["source"]] == r["correlationid"] for r in replies)
+
+
+async def test_events_of_one_entity_are_handled_in_stream_order(service_db, buses) -> None:
+    """Lanes run concurrently, but an entity's events (same subject) stay in one lane, in order."""
+    producer = await service_db(unique("prod"))
+    consumer = await service_db(unique("cons"))
+    event_type = f"{producer.service}.benefit.changed"
+    handlers = EventHandlers()
+
+    @handlers.on(event_type)
+    async def record(event: CloudEvent, *, uow: UnitOfWork) -> None:
+        note = f"{event.subject}:{event.data['n']}"
+        await uow.session.execute(effects.insert().values(event_id=event.id, note=note))
+
+    pbus = await buses(producer)
+    for first in range(0, 240, 40):  # 8 entities, 30 changes each, interleaved
+        async with producer.uow() as uow:
+            for index in range(first, first + 40):
+                uow.emit(event_type, {"n": index // 8}, subject=f"e{index % 8}")
+            await uow.commit()
+    await eventually(lambda: _published_is(producer, 240))
+    await buses(consumer, handlers, concurrency=4, consumer_batch=7)
+    await eventually(lambda: _count_is(consumer, 240), timeout=30)
+
+    handled: dict[str, list[int]] = {}
+    for (note,) in await consumer.rows(select(effects.c.note).order_by(effects.c.id)):
+        subject, n = note.split(":")
+        handled.setdefault(subject, []).append(int(n))
+    assert handled == {f"e{e}": list(range(30)) for e in range(8)}
+    assert await consumer.count(InboxEvent) == 240

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from nats.js import JetStreamContext
-from sqlalchemy import select
+from sqlalchemy import select, text, update
 
 from shared.events.connection import connect_nats
 from shared.events.models import OutboxEvent
@@ -114,3 +114,49 @@ async def test_run_forever_publishes_on_wake_and_stops_cleanly(service_db, js) -
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=2)
     assert done and task.cancelled()
+
+
+async def test_rows_published_longer_ago_than_the_retention_are_pruned_in_batches(service_db, js) -> None:
+    db = await service_db(unique("rel"))
+    await ensure_stream(js, db.service)
+    ids = await stage(db, f"{db.service}.case.opened", 6)
+    relay = OutboxRelay(session_factory=db.sessions, js=js, retention=24 * 3600.0, prune_batch=2)
+    assert await relay.publish_pending() == 6
+    stuck = (await stage(db, f"{db.service}.case.opened", 1))[0]  # never published
+    async with db.sessions() as session, session.begin():
+        # Three rows published 25 hours ago (database time, as the relay's), one 23 hours ago;
+        # the unpublished row was created long ago.
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id.in_(ids[:3]))
+                              .values(published_at=text("now() - interval '25 hours'")))
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == ids[3])
+                              .values(published_at=text("now() - interval '23 hours'")))
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id == stuck)
+                              .values(created_at=text("now() - interval '30 days'")))
+
+    assert await relay.prune_published() == 3  # 2 + 1: two statements
+    assert await relay.prune_published() == 0
+    left = {row.event_id for (row,) in await db.rows(select(OutboxEvent))}
+    assert left == {*ids[3:], stuck}
+    assert await OutboxRelay(session_factory=db.sessions, js=js, retention=None).prune_published() == 0
+
+
+async def test_run_forever_prunes_when_idle(service_db, js) -> None:
+    db = await service_db(unique("rel"))
+    await ensure_stream(js, db.service)
+    relay = OutboxRelay(session_factory=db.sessions, js=js, interval=0.05, retention=3600.0,
+                        prune_every=0.1)
+    ids = await stage(db, f"{db.service}.case.opened", 3)
+    assert await relay.publish_pending() == 3
+    async with db.sessions() as session, session.begin():
+        await session.execute(update(OutboxEvent).where(OutboxEvent.event_id.in_(ids[:2]))
+                              .values(published_at=text("now() - interval '2 hours'")))
+    task = asyncio.create_task(relay.run_forever())
+    try:
+        for _ in range(200):
+            if await db.count(OutboxEvent) == 1:
+                break
+            await asyncio.sleep(0.02)
+    finally:
+        task.cancel()
+        await asyncio.wait({task}, timeout=2)
+    assert [row.event_id for (row,) in await db.rows(select(OutboxEvent))] == [ids[2]]
