@@ -14,8 +14,9 @@ from collections import OrderedDict
 
 import structlog
 from starlette.requests import Request
+from starlette.types import Scope
 
-from shared.auth import Principal
+from shared.auth import Principal, TokenVerifier, bearer_from_headers
 from shared.errors import Problem
 
 
@@ -53,42 +54,45 @@ class TokenBucketLimiter:
             del self._buckets[key]
 
 
-def bearer_from_headers(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The bearer token among raw ASGI headers (as shared.auth.bearer_token, without building a
-    Headers object on the proxy's hot path)."""
-    for key, value in headers:
-        if key == b"authorization":
-            scheme, _, token = value.decode("latin-1").partition(" ")
-            return token.strip() or None if scheme.lower() == "bearer" else None
-    return None
-
-
-async def rate_key(request: Request) -> str:
-    """The bucket of this request: ``user:<sub>`` / ``client:<sub>`` for a valid bearer token (the principal is
-    cached on ``request.state`` for the route), else ``ip:<client address>``. An invalid token
-    counts against the IP; the route itself then refuses it."""
-    principal: Principal | None = request.scope.get("state", {}).get("principal")
+async def rate_key_for(scope: Scope, verifier: TokenVerifier) -> str:
+    """The bucket of the request of ``scope`` (see :func:`rate_key`); a valid token's principal is
+    left in ``scope["state"]["principal"]`` (what ``request.state.principal`` reads)."""
+    state = scope.setdefault("state", {})
+    principal: Principal | None = state.get("principal")
     if principal is None:
-        token = bearer_from_headers(request.scope["headers"])
+        token = bearer_from_headers(scope["headers"])
         if token is not None:
             try:
-                principal = await request.app.state.token_verifier.verify(token)
-                request.state.principal = principal
+                principal = await verifier.verify(token)
+                state["principal"] = principal
                 structlog.contextvars.bind_contextvars(principal=principal.subject)
             except Problem:
                 principal = None
     if principal is not None:
         return f"{'client' if principal.client else 'user'}:{principal.subject}"
-    return f"ip:{request.client.host if request.client else 'unknown'}"
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
 
 
-async def enforce_rate_limit(request: Request) -> None:
-    """FastAPI dependency (and direct call in the proxy): 429 ``rate_limited`` when over the limit."""
-    limiter: TokenBucketLimiter = request.app.state.rate_limiter
-    wait = limiter.take(await rate_key(request))
+def take_or_refuse(limiter: TokenBucketLimiter, key: str) -> None:
+    """Take a token of bucket ``key``: 429 ``rate_limited`` with ``Retry-After`` when it is empty."""
+    wait = limiter.take(key)
     if wait is not None:
         retry_after = max(1, math.ceil(wait))
         raise Problem(
             429, "rate_limited", "Too many requests; retry later",
             headers={"Retry-After": str(retry_after)}, retry_after=retry_after,
         )
+
+
+async def rate_key(request: Request) -> str:
+    """The bucket of this request: ``user:<sub>`` / ``client:<sub>`` for a valid bearer token (the principal is
+    cached on ``request.state`` for the route), else ``ip:<client address>``. An invalid token
+    counts against the IP; the route itself then refuses it."""
+    return await rate_key_for(request.scope, request.app.state.token_verifier)
+
+
+async def enforce_rate_limit(request: Request) -> None:
+    """FastAPI dependency: 429 ``rate_limited`` when over the limit (the proxy calls
+    :func:`rate_key_for` and :func:`take_or_refuse` on the raw ASGI scope instead)."""
+    take_or_refuse(request.app.state.rate_limiter, await rate_key(request))

@@ -1,11 +1,13 @@
 """One pooled HTTP client per upstream service, with explicit limits and timeouts.
 
 The suite speaks httpx everywhere; under the forwarding path the transport is chosen by
-measurement (``tests/bench/bench_gateway.py``, setting ``proxy_transport``): ``aiohttp-lean``
-(:mod:`gateway.transport`, the default), ``aiohttp`` (httpx_aiohttp.AiohttpTransport) or
-``httpx`` (httpx's own httpcore pool, an order of magnitude slower here under concurrency). Each
-upstream has its own pool, so a slow service cannot starve the connections of the others. The
-same client also fetches the upstream's OpenAPI document and pushes clock settings.
+measurement (``tests/bench/bench_gateway.py``, setting ``proxy_transport``): ``h1`` (the
+default: :class:`gateway.transport.H1Pool`, the proxy's own HTTP/1.1 connections, no httpx
+objects per request), ``aiohttp-lean`` (:class:`gateway.transport.LeanAiohttpTransport`),
+``aiohttp`` (httpx_aiohttp.AiohttpTransport) or ``httpx`` (httpx's own httpcore pool, an order of
+magnitude slower here under concurrency). Each upstream has its own pool, so a slow service
+cannot starve the connections of the others. The httpx client (``aiohttp-lean`` under ``h1``)
+also fetches the upstream's OpenAPI document and pushes clock settings.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from gateway.config import Settings
-from gateway.transport import LeanAiohttpTransport
+from gateway.transport import H1Pool, LeanAiohttpTransport
 
 
 class _RejectAllCookies(http.cookiejar.DefaultCookiePolicy):
@@ -43,6 +45,12 @@ class Upstream:
     transport: httpx.AsyncBaseTransport
     timeout: dict[str, float]
     url: httpx.URL  # base_url parsed once
+    pool: H1Pool | None = None  # the forwarding path's connections (proxy_transport "h1")
+
+    @property
+    def read_timeout(self) -> float | None:
+        """Seconds to wait for the answer's head (and then for each part of its body)."""
+        return self.timeout.get("read")
 
 
 def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
@@ -52,7 +60,7 @@ def make_transport(settings: Settings) -> httpx.AsyncBaseTransport:
         max_keepalive_connections=settings.upstream_max_keepalive,
         keepalive_expiry=30.0,
     )
-    if settings.proxy_transport == "aiohttp-lean":
+    if settings.proxy_transport in ("h1", "aiohttp-lean"):
         return LeanAiohttpTransport(limits)
     if settings.proxy_transport == "aiohttp":
         # aiohttp keeps every connection of the pool alive (there is no separate keep-alive
@@ -86,7 +94,15 @@ def make_upstreams(settings: Settings) -> dict[str, Upstream]:
         transport = make_transport(settings)
         client = httpx.AsyncClient(base_url=url, transport=transport, timeout=timeout, trust_env=False)
         client.cookies.jar = http.cookiejar.CookieJar(policy=_RejectAllCookies())
-        out[name] = Upstream(name, url, client, transport, timeout.as_dict(), httpx.URL(url))
+        pool = None
+        if settings.proxy_transport == "h1":
+            pool = H1Pool(
+                url, max_connections=settings.upstream_max_connections,
+                max_keepalive=settings.upstream_max_keepalive, keepalive_expiry=30.0,
+                connect_timeout=settings.upstream_connect_timeout_seconds,
+                pool_timeout=settings.upstream_connect_timeout_seconds,
+            )
+        out[name] = Upstream(name, url, client, transport, timeout.as_dict(), httpx.URL(url), pool)
     return out
 
 
@@ -103,4 +119,5 @@ def is_timeout(exc: httpx.TransportError) -> bool:
 
 
 async def close_upstreams(upstreams: dict[str, Upstream]) -> None:
-    await asyncio.gather(*(u.client.aclose() for u in upstreams.values()), return_exceptions=True)
+    pools = [u.pool.aclose() for u in upstreams.values() if u.pool is not None]
+    await asyncio.gather(*(u.client.aclose() for u in upstreams.values()), *pools, return_exceptions=True)

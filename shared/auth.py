@@ -95,6 +95,7 @@ class TokenVerifier:
         jwks_url: str | None = None,
         local_keys: Callable[[], Awaitable[dict[str, Any]]] | None = None,
         refresh_interval: float = 5.0,
+        cache_size: int = 50_000,
     ) -> None:
         self.issuer = issuer
         self.audience = audience
@@ -104,6 +105,9 @@ class TokenVerifier:
         self._fetched_at = 0.0
         self._refresh_interval = refresh_interval
         self._lock = asyncio.Lock()
+        # Verified tokens: token -> (principal, exp, kid), oldest first (see verify()).
+        self._verified: dict[str, tuple[Principal, int, str]] = {}
+        self.cache_size = cache_size
 
     async def _refresh(self, *, force: bool) -> None:
         async with self._lock:
@@ -140,14 +144,26 @@ class TokenVerifier:
 
         Refused: a malformed token, ``alg`` other than RS256 (``none`` included), an unknown
         ``kid``, a bad signature, a wrong issuer or audience, an expired token.
+
+        A token that passed is remembered (keyed by the whole token string, so any other
+        signature or claim is a different entry) until its ``exp``: the same token again costs a
+        dictionary lookup instead of an RS256 verification. It is forgotten as soon as it
+        expires, or once its key is no longer among the verifier's keys.
         """
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, exp, kid = cached
+            if exp > time.time() and kid in self._keys:
+                return principal
+            self._verified.pop(token, None)
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
             raise _unauthorized("The token is malformed") from None
         if header.get("alg") not in ALGORITHMS:
             raise _unauthorized("The token's algorithm is not accepted")
-        key = await self._key_for(str(header.get("kid", "")))
+        kid = str(header.get("kid", ""))
+        key = await self._key_for(kid)
         try:
             claims = jwt.decode(
                 token,
@@ -161,7 +177,19 @@ class TokenVerifier:
             raise _unauthorized("The token has expired") from None
         except jwt.PyJWTError:
             raise _unauthorized("The token is not valid") from None
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._remember(token, principal, int(claims["exp"]), kid)
+        return principal
+
+    def _remember(self, token: str, principal: Principal, exp: int, kid: str) -> None:
+        verified = self._verified
+        if len(verified) >= self.cache_size:
+            now = time.time()
+            for old in [t for t, (_, e, _) in verified.items() if e <= now]:
+                del verified[old]
+            while len(verified) >= self.cache_size:
+                del verified[next(iter(verified))]  # the oldest
+        verified[token] = (principal, exp, kid)
 
 
 def principal_from_claims(claims: dict[str, Any]) -> Principal:
@@ -176,6 +204,15 @@ def principal_from_claims(claims: dict[str, Any]) -> Principal:
         name=claims.get("name"),
         claims=claims,
     )
+
+
+def bearer_from_headers(headers: Iterable[tuple[bytes, bytes]]) -> str | None:
+    """The bearer token among raw ASGI headers (as :func:`bearer_token`, without a Request)."""
+    for key, value in headers:
+        if key == b"authorization":
+            scheme, _, token = value.decode("latin-1").partition(" ")
+            return token.strip() or None if scheme.lower() == "bearer" else None
+    return None
 
 
 def bearer_token(request: Request) -> str | None:

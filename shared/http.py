@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import re
 import time
-import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.errors import PROBLEM_JSON, Problem
 
@@ -28,6 +31,17 @@ def has_lone_surrogate(body: bytes) -> bool:
         if match.group(1) is None or match.group(2) is None:
             return True
     return False
+
+
+async def send_problem(scope: Scope, send: Send, problem: Problem) -> None:
+    """Answer ``problem`` straight on the ASGI ``send``: the same response the app's problem
+    handler gives (``shared.errors.problem_response``), for code that runs outside the router."""
+    instance = scope["path"].replace("?", "%3F").replace("#", "%23").replace("\\", "%5C")
+    body = json.dumps(problem.to_dict(instance), ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    headers = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in (problem.headers or {}).items()]
+    headers += [(b"content-length", str(len(body)).encode()), (b"content-type", PROBLEM_JSON.encode())]
+    await send({"type": "http.response.start", "status": problem.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _send_problem(send: Send, problem: Problem, request_id: str | None = None) -> None:
@@ -103,8 +117,59 @@ class BodyGuardMiddleware:
         await self.app(scope, replay, send)
 
 
+FastHandler = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]
+
+
+def fast_path(router: Any, method: str, path: str) -> Callable[[FastHandler], FastHandler]:
+    """Decorator: ``handler(scope, receive, send, fallback)`` answers ``method path`` (exact path)
+    before FastAPI's routing and dependency injection (:class:`FastPathMiddleware`, installed by
+    ``shared.app`` for the fast paths of a service's routers). For a hot endpoint whose common case
+    is simple: the handler answers that case and passes everything else to ``fallback`` (the
+    app's own route, which stays the reference for every answer and for the OpenAPI document)."""
+
+    def register(handler: FastHandler) -> FastHandler:
+        paths = getattr(router, "fast_paths", None)
+        if paths is None:
+            paths = router.fast_paths = {}
+        paths[(method, path)] = handler
+        return handler
+
+    return register
+
+
+class FastPathMiddleware:
+    """ASGI middleware, innermost (after the body guard): requests for a declared fast path go to
+    its handler (see :func:`fast_path`); ``scope["route"]`` names the path for metrics and logs."""
+
+    def __init__(self, app: ASGIApp, *, paths: dict[tuple[str, str], FastHandler]) -> None:
+        self.app = app
+        self.paths = dict(paths)
+        self.routes = {path: _NamedRoute(path) for _, path in paths}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            handler = self.paths.get((scope["method"], scope["path"]))
+            if handler is not None:
+                scope["route"] = self.routes[scope["path"]]
+                await handler(scope, receive, send, self.app)
+                return
+        await self.app(scope, receive, send)
+
+
+class _NamedRoute:
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
 class RequestContextMiddleware:
-    """Bind request id and correlation id to the log context; count and time every request."""
+    """Bind request id and correlation id to the log context; count and time every request.
+
+    A caller's ``X-Request-ID`` / ``X-Correlation-ID`` is kept when short and plain (see
+    :func:`_clean_id`), else the request gets a new id (:func:`new_request_id`); the correlation
+    id defaults to the request id. Both go into ``scope["state"]`` (``request.state``), every
+    log line, and the response's ``X-Request-ID``. One ``http.request.completed`` line per
+    request (not for /healthz, /readyz, /metrics).
+    """
 
     def __init__(self, app: ASGIApp, *, service: str, registry: CollectorRegistry) -> None:
         self.app = app
@@ -116,44 +181,63 @@ class RequestContextMiddleware:
             "http_request_duration_seconds", "HTTP request latency", ["method", "route"], registry=registry,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
         )
+        # labels() validates and locks on every call: each child is looked up once.
+        self._counts: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = dict(scope.get("headers") or [])
-        request_id = _clean_id(headers.get(b"x-request-id")) or uuid.uuid4().hex
-        correlation_id = _clean_id(headers.get(b"x-correlation-id")) or request_id
-        scope.setdefault("state", {})["request_id"] = request_id
-        scope["state"]["correlation_id"] = correlation_id
-        structlog.contextvars.bind_contextvars(request_id=request_id, correlation_id=correlation_id)
+        request_id = correlation_id = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                request_id = _clean_id(value)
+            elif key == b"x-correlation-id":
+                correlation_id = _clean_id(value)
+        request_id = request_id or new_request_id()
+        correlation_id = correlation_id or request_id
+        state = scope.get("state")
+        if state is None:
+            state = scope["state"] = {}
+        state["request_id"] = request_id
+        state["correlation_id"] = correlation_id
+        bind_contextvars(request_id=request_id, correlation_id=correlation_id)
         started = time.perf_counter()
         status = 500
+        id_header = (b"x-request-id", request_id.encode())
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
         try:
             await self.app(scope, receive, send_wrapper)
         finally:
             elapsed = time.perf_counter() - started
+            method = scope["method"]
             route = _route_template(scope)
-            self.requests.labels(scope["method"], route, str(status)).inc()
-            self.latency.labels(scope["method"], route).observe(elapsed)
-            if route not in ("/healthz", "/readyz", "/metrics"):
+            count = self._counts.get((method, route, status))
+            if count is None:
+                count = self._counts[(method, route, status)] = self.requests.labels(method, route, str(status))
+            count.inc()
+            latency = self._latencies.get((method, route))
+            if latency is None:
+                latency = self._latencies[(method, route)] = self.latency.labels(method, route)
+            latency.observe(elapsed)
+            if route not in _QUIET_ROUTES:
                 log.info(
-                    "http.request.completed",
-                    method=scope["method"],
-                    route=route,
-                    status=status,
+                    "http.request.completed", method=method, route=route, status=status,
                     duration_ms=round(elapsed * 1000, 1),
                 )
-            structlog.contextvars.unbind_contextvars("request_id", "correlation_id", "principal")
+            unbind_contextvars("request_id", "correlation_id", "principal")
+
+
+_QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+_PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]+")
 
 
 def _clean_id(raw: bytes | None) -> str | None:
@@ -161,7 +245,31 @@ def _clean_id(raw: bytes | None) -> str | None:
     if not raw or len(raw) > 128:
         return None
     text = raw.decode("latin-1")
-    return text if re.fullmatch(r"[A-Za-z0-9._:-]+", text) else None
+    return text if _PLAIN_ID.fullmatch(text) else None
+
+
+def _new_id_prefix() -> None:
+    global _ID_PREFIX, _ID_COUNTER  # noqa: PLW0603 - per process
+    prefix = os.urandom(10).hex()
+    while _DIGIT_RUN.search(prefix):  # no long digit runs: the log masking then passes ids at a glance
+        prefix = os.urandom(10).hex()
+    _ID_PREFIX = prefix
+    _ID_COUNTER = itertools.count(1)
+
+
+_DIGIT_RUN = re.compile(r"\d{5}")
+
+
+_ID_PREFIX = ""
+_ID_COUNTER = itertools.count(1)
+_new_id_prefix()
+os.register_at_fork(after_in_child=_new_id_prefix)
+
+
+def new_request_id() -> str:
+    """A new request id: 20 hex digits (80 random bits) per process and a counter in hex (as
+    unique as a uuid4 across processes, without a system call per request)."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):x}"
 
 
 def _route_template(scope: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ in any string value — so personal data never reaches a log file.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -30,16 +31,42 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}
 _ADDRESS_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:省|市|区|县|镇|乡|街道|村|社区|路|街|巷|弄)[^\s,;，；]{0,40}\d+\s*(?:号|组|栋|室|幢)")
 
 
+# Every pattern above needs eleven digits in a row (ID numbers, mobiles), a dash and seven digits
+# (landlines) or a Chinese character (addresses): a string with none of them (most log values:
+# event names, request ids, amounts, routes) is let through after this one scan.
+_SUSPECT_RE = re.compile(r"\d{11}|-\d{7}|[\u4e00-\u9fff]")
+
+
 def mask_text(text: str) -> str:
     """``text`` with ID numbers, phone numbers and addresses replaced by ``***``."""
+    if _SUSPECT_RE.search(text) is None:
+        return text
     text = _ID_RE.sub(MASK, text)
     text = _PHONE_RE.sub(MASK, text)
     return _ADDRESS_RE.sub(MASK, text)
 
 
+_key_is_sensitive: dict[str, bool] = {}
+
+
+def _sensitive(key: str) -> bool:
+    """Whether values under ``key`` are masked whatever they are (memoised: keys repeat)."""
+    known = _key_is_sensitive.get(key)
+    if known is None:
+        if len(_key_is_sensitive) > 10_000:
+            _key_is_sensitive.clear()
+        known = _key_is_sensitive[key] = key.lower() in _SENSITIVE_KEYS
+    return known
+
+
 def _mask(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in _SENSITIVE_KEYS and value not in (None, ""):
+    if key is not None and _sensitive(key) and value not in (None, ""):
         return MASK
+    kind = type(value)
+    if kind is str:
+        return mask_text(value)
+    if value is None or kind is int or kind is float or kind is bool:
+        return value
     if isinstance(value, str):
         return mask_text(value)
     if isinstance(value, Mapping):
@@ -50,8 +77,56 @@ def _mask(value: Any, key: str | None = None) -> Any:
 
 
 def mask_personal_data(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
-    """structlog processor: mask personal data anywhere in the event dict."""
-    return {k: _mask(v, k) for k, v in event_dict.items()}
+    """structlog processor: mask personal data anywhere in the event dict.
+
+    What ``{k: _mask(v, k)}`` does, with the common cases (plain strings and numbers under
+    ordinary keys) handled inline: every log line passes through here."""
+    out: dict[str, Any] = {}
+    sensitive = _key_is_sensitive
+    suspect = _SUSPECT_RE.search
+    for key, value in event_dict.items():
+        flagged = sensitive.get(key)
+        if flagged is None:
+            flagged = _sensitive(key) if isinstance(key, str) else False
+        kind = type(value)
+        if flagged and value is not None and value != "":
+            out[key] = MASK
+        elif kind is str:
+            out[key] = value if suspect(value) is None else mask_text(value)
+        elif value is None or kind is int or kind is float or kind is bool:
+            out[key] = value
+        else:
+            out[key] = _mask(value)
+    return out
+
+
+def merge_contextvars(_logger: Any, _name: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: what ``structlog.contextvars.merge_contextvars`` does — add the
+    context-local values bound with ``bind_contextvars`` — reading only structlog's own context
+    variables instead of copying the whole context (every library's variables) per line."""
+    for name, var in tuple(_structlog_vars().items()):  # another thread may add one meanwhile
+        value = var.get()
+        if value is not Ellipsis:
+            event_dict.setdefault(name[_PREFIX_LEN:], value)
+    return event_dict
+
+
+_PREFIX_LEN = len(structlog.contextvars.STRUCTLOG_KEY_PREFIX)
+
+
+def _structlog_vars() -> dict[str, Any]:
+    return structlog.contextvars._CONTEXT_VARS  # noqa: SLF001 - every variable bind_contextvars made
+
+
+if not isinstance(getattr(structlog.contextvars, "_CONTEXT_VARS", None), dict):  # pragma: no cover
+    merge_contextvars = structlog.contextvars.merge_contextvars  # noqa: F811 - structlog changed inside
+
+# One encoder for every line (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=structlog.processors._json_fallback_handler)  # noqa: SLF001
+
+
+def _dumps(event_dict: dict[str, Any], **_: Any) -> str:
+    return _ENCODER.encode(event_dict)
 
 
 class _CurrentStdout:
@@ -77,17 +152,18 @@ class _CurrentStdoutHandler(logging.StreamHandler):
 def configure_logging(service: str, level: str = "INFO", *, json: bool = True) -> None:
     """Configure structlog (and stdlib logging through it) for process ``service``."""
     shared_processors: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.processors.format_exc_info,
         mask_personal_data,
     ]
-    renderer: Any = structlog.processors.JSONRenderer(ensure_ascii=False) if json else structlog.dev.ConsoleRenderer()
+    renderer: Any = structlog.processors.JSONRenderer(serializer=_dumps) if json else structlog.dev.ConsoleRenderer()
     structlog.configure(
         processors=[*shared_processors, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=_CurrentStdout()),
+        # One write and one flush a line (PrintLogger's print() writes twice).
+        logger_factory=structlog.WriteLoggerFactory(file=_CurrentStdout()),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

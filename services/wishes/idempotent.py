@@ -34,22 +34,26 @@ async def idempotent_write(
     """Run ``action`` in a unit of work and commit it with its idempotency record.
 
     ``action(uow)`` returns the response model; a Problem it raises is answered as usual and
-    nothing is stored (no record either: the caller may retry with the same key).
+    nothing is stored (no record either: the caller may retry with the same key). ``payload``
+    (the request body as JSON, or a callable giving it) is only used when there is a ``key``.
     """
-    idem = Idempotency(key, scope=scope, payload=payload)
+    # Without a key there is nothing to replay or record (and no body hash to compute).
+    idem = Idempotency(key, scope=scope, payload=payload() if callable(payload) else payload) if key is not None else None
     for attempt in range(2):
         async with uow_factory() as uow:
-            replayed = await idem.replay(uow.session)
-            if replayed is not None:
-                status, body = replayed
-                return JSONResponse(body, status_code=status, headers={REPLAYED_HEADER: "true"})
+            if idem is not None:
+                replayed = await idem.replay(uow.session)
+                if replayed is not None:
+                    status, body = replayed
+                    return JSONResponse(body, status_code=status, headers={REPLAYED_HEADER: "true"})
             result = await action(uow)
             body = result.model_dump(mode="json")
-            idem.record(uow.session, status_code, body)
+            if idem is not None:
+                idem.record(uow.session, status_code, body)
             try:
                 await uow.commit()
             except IntegrityError:
-                if idem.key is None or attempt:
+                if idem is None or attempt:
                     raise
                 continue  # a concurrent request with the same key committed first: replay it
             if after_commit is not None:

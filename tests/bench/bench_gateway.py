@@ -1,14 +1,15 @@
 """Benchmark: one GET straight to a service against the same GET through the gateway.
 
-    .venv/bin/python tests/bench/bench_gateway.py [--seconds 10] [--concurrency 32]
-                                                  [--transports aiohttp,httpx]
+    .venv/bin/python -m tests.bench.bench_gateway [--seconds 12] [--concurrency 32]
+                                                  [--transports h1,aiohttp-lean,aiohttp,httpx]
 
 Starts, each in its own process: a minimal FastAPI upstream (uvicorn, uvloop + httptools), the
 gateway (same server options; one per transport measured, against a throwaway database) and, for
 every measurement, a load generator (aiohttp, ``--concurrency`` requests in flight for
 ``--seconds`` after a warm-up). Prints requests/s and latency percentiles for each path, the ratio
-gateway/direct, the CPU time the gateway and the upstream spent per request, and the transport
-chosen (the one costing the gateway least CPU per request; target ratio >= 0.4).
+gateway/direct, the CPU time the gateway and the upstream spent per request, the machine's load
+average (other work on the machine lowers every req/s figure; CPU per request much less so), and
+the transport chosen (the one costing the gateway least CPU per request; target ratio >= 0.4).
 
 PostgreSQL: ``BENCH_DATABASE_URL`` or ``TEST_DATABASE_URL`` (a server URL without database),
 else 127.0.0.1:5432 when it answers, else an embedded server in a temporary folder. NATS is not
@@ -179,7 +180,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=12.0, help="per path, split over the rounds")
     parser.add_argument("--rounds", type=int, default=3, help="direct and gateway runs alternate")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--transports", default="aiohttp-lean,aiohttp,httpx")
+    parser.add_argument("--transports", default="h1,aiohttp-lean,aiohttp,httpx")
     args = parser.parse_args()
 
     from deploy.embedded import database_url, drop_databases, ensure_databases
@@ -188,6 +189,7 @@ def main() -> None:
 
     processes: list[subprocess.Popen] = []
     transports = args.transports.split(",")
+    load_before = os.getloadavg()[0]
     runs: dict[str, list[dict]] = {"direct": [], **{f"gateway/{t}": [] for t in transports}}
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
@@ -245,7 +247,8 @@ def main() -> None:
     results = {name: combine(r) for name, r in runs.items()}
     direct = results["direct"]["rps"]
     print(f"GET {PATH}")
-    print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per path in {args.rounds} alternating rounds, {os.cpu_count()} CPUs")
+    print(f"concurrency {args.concurrency}, {args.seconds:.0f} s per path in {args.rounds} alternating rounds, {os.cpu_count()} CPUs, "
+          f"load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after")
     print(f"{'path':<18}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}{'ratio':>7}{'gw CPU us/req':>15}{'up CPU us/req':>15}")
     for name, r in results.items():
         gw = f"{r['gateway_cpu_us']:.0f}" if "gateway_cpu_us" in r else "-"

@@ -165,3 +165,27 @@ async def test_the_library_transport_behaves_the_same(library_gateway, admin_tok
         assert (await client.get("/api/v1/down/x")).json()["code"] == "upstream_unavailable"
         async with client.stream("GET", "/api/v1/echo/big") as big:
             assert sum([len(c) async for c in big.aiter_bytes()]) == 16 * 65536
+
+
+async def test_a_streamed_request_body_of_unknown_length_arrives_whole(anon) -> None:
+    # DELETE is not buffered by the body guard: the body goes upstream as it arrives, chunked.
+    async def chunks():
+        for i in range(64):
+            yield bytes([97 + i % 26]) * 16384
+
+    response = await anon.request("DELETE", "/api/v1/echo/stream", content=chunks())
+    assert response.status_code == 200, response.text
+    echoed = response.json()
+    assert echoed["method"] == "DELETE"
+    assert echoed["body"] == "".join(chr(97 + i % 26) * 16384 for i in range(64))
+    seen = upstream_headers(response)
+    assert seen["transfer-encoding"] == ["chunked"] and "content-length" not in seen
+
+
+async def test_head_keeps_the_length_and_sends_no_body(anon) -> None:
+    head = await anon.head("/api/v1/echo/same")
+    assert head.status_code == 200 and head.content == b""
+    # The upstream's answer to HEAD announces the length its GET body would have.
+    assert head.headers["content-type"] == "application/json" and int(head.headers["content-length"]) > 100
+    again = await anon.get("/api/v1/echo/same")
+    assert again.status_code == 200 and again.json()["method"] == "GET"

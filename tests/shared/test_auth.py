@@ -1,5 +1,6 @@
 """shared.auth: only tokens signed by the gateway's keys, unexpired, for our audience, pass."""
 
+import asyncio
 import time
 
 import jwt
@@ -69,3 +70,45 @@ def test_town_scope() -> None:
 
 def test_principal_without_town_sees_no_town() -> None:
     assert not Principal(subject="x", roles=frozenset({"town_caseworker"})).can_see_town("350505100")
+
+
+async def test_a_verified_token_is_remembered_until_it_expires(verifier) -> None:
+    good = token(exp=int(time.time()) + 60)
+    first = await verifier.verify(good)
+    assert await verifier.verify(good) is first  # the cached principal, no second RS256 check
+    # Any other token is verified on its own: the same claims signed by a foreign key fail.
+    with pytest.raises(Problem):
+        await verifier.verify(token(FOREIGN, exp=int(time.time()) + 60))
+    # Past its exp a remembered token is refused like any expired one.
+    exp = int(time.time()) + 1
+    brief = token(exp=exp)
+    assert (await verifier.verify(brief)).subject == "u1"
+    await asyncio.sleep(max(0.0, exp - time.time()) + 0.05)
+    with pytest.raises(Problem) as caught:
+        await verifier.verify(brief)
+    assert caught.value.status == 401 and "expired" in caught.value.detail
+
+
+async def test_a_remembered_token_is_refused_once_its_key_is_gone() -> None:
+    keys = {"k1": KEY.public_key()}
+
+    async def current():
+        return dict(keys)
+
+    verifier = TokenVerifier(issuer=ISS, audience=AUD, local_keys=current, refresh_interval=0.0)
+    good = token()
+    assert (await verifier.verify(good)).subject == "u1"
+    keys.clear()
+    keys["k2"] = FOREIGN.public_key()
+    await verifier.verify(token(FOREIGN, kid="k2"))  # an unknown kid reloads the keys: k1 is gone
+    with pytest.raises(Problem) as caught:
+        await verifier.verify(good)
+    assert caught.value.status == 401
+
+
+async def test_the_cache_is_bounded(verifier) -> None:
+    verifier.cache_size = 3
+    tokens = [token(sub=f"u{i}", exp=int(time.time()) + 60 + i) for i in range(5)]
+    for t in tokens:
+        assert (await verifier.verify(t)).subject.startswith("u")
+    assert len(verifier._verified) == 3 and tokens[-1] in verifier._verified and tokens[0] not in verifier._verified

@@ -88,3 +88,58 @@ async def test_problem_extensions_request_id_and_500(client) -> None:
     assert boom.status_code == 500 and boom.json()["code"] == "internal_error" and "bug" not in boom.text
     missing = await client.get("/nowhere")
     assert missing.status_code == 404 and missing.json()["code"] == "not_found"
+
+
+async def test_a_fast_path_answers_its_case_and_leaves_the_rest_to_the_route() -> None:
+    from fastapi import APIRouter
+    from prometheus_client import generate_latest
+    from starlette.middleware import Middleware
+
+    from shared.http import FastPathMiddleware, fast_path, send_problem
+
+    router = APIRouter()
+
+    @router.post("/double")
+    async def double(body: Body) -> dict:
+        return {"name": body.name * 2, "by": "route"}
+
+    @fast_path(router, "POST", "/double")
+    async def double_fast(scope, receive, send, fallback) -> None:  # noqa: ANN001
+        message = await receive()
+        name = message["body"].decode()
+        if name.startswith("{"):  # JSON: the route's business
+
+            async def replay() -> dict:
+                return message
+
+            await fallback(scope, replay, send)
+            return
+        if name == "conflict":
+            await send_problem(scope, send, Problem(409, "over_pledged", "taken", open_amount="0.00"))
+            return
+        body = name.encode() * 2
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": body})
+
+    registry = CollectorRegistry()
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(BodyGuardMiddleware)
+    app.add_middleware(RequestContextMiddleware, service="t", registry=registry)
+    app.include_router(router)
+    app.user_middleware.append(Middleware(FastPathMiddleware, paths=router.fast_paths))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        fast = await client.post("/double", content=b"ab", headers={"content-type": "text/plain", "x-request-id": "r-1"})
+        assert (fast.status_code, fast.text, fast.headers["x-request-id"]) == (200, "abab", "r-1")
+        routed = await client.post("/double", json={"name": "ab"})
+        assert routed.json() == {"name": "abab", "by": "route"}
+        invalid = await client.post("/double", json={"nom": "ab"})
+        assert invalid.status_code == 422 and invalid.json()["code"] == "missing"
+        refused = await client.post("/double", content=b"conflict", headers={"content-type": "text/plain"})
+        assert refused.status_code == 409 and refused.headers["content-type"] == "application/problem+json"
+        assert refused.json() == {
+            "type": "https://quangang.example/problems/over_pledged", "title": "Conflict", "status": 409,
+            "detail": "taken", "code": "over_pledged", "instance": "/double", "open_amount": "0.00"}
+    metrics = generate_latest(registry).decode()
+    assert 'http_requests_total{method="POST",route="/double",status="200"} 2.0' in metrics

@@ -52,3 +52,26 @@ def test_configured_logger_writes_json_without_personal_data(capsys) -> None:
     assert record["id_number"] == MASK
     assert "13905951234" not in line and "350505198001011234" not in line
     assert record["service"] == "test"
+
+
+_TEXT = st.text(alphabet="0123456789-+ Xx号组村路镇南埔abc王", max_size=40)
+
+
+@given(st.dictionaries(
+    st.sampled_from(["event", "note", "phone", "Address", "id_number", "amount", "rows", "n", "name"]),
+    st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(), _TEXT,
+              st.lists(_TEXT, max_size=3), st.dictionaries(st.sampled_from(["tel", "x"]), _TEXT, max_size=2)),
+))
+def test_the_processor_masks_exactly_as_masking_each_value(event: dict) -> None:
+    from shared.logging import _mask
+
+    assert mask_personal_data(None, "info", dict(event)) == {k: _mask(v, k) for k, v in event.items()}
+    for value in event.values():
+        if isinstance(value, str):
+            # The quick pre-check never lets through what the full patterns would mask.
+            from shared.logging import _ADDRESS_RE, _ID_RE, _PHONE_RE
+
+            if not any(p.search(value) for p in (_ID_RE, _PHONE_RE, _ADDRESS_RE)):
+                assert mask_text(value) == value
+            else:
+                assert MASK in mask_text(value)

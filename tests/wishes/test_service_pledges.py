@@ -221,3 +221,79 @@ async def test_a_delivered_pledge_never_expires_and_completes_the_wish(db: Db) -
     async with db.uow() as uow:
         assert await pledges.expire_due_pledges(uow=uow) == 0
     db.clock.set(NOW)
+
+
+# --- one wish on the raw connection (pledges.pledge_one, the API's hot path) ---------------------
+
+
+async def pledge_one(db: Db, donor: str, wish_id: int, amount: str | None, *, known: set[str] | None = None,
+                     correlation_id: str | None = None) -> pledges.PledgeOut:
+    uow = db.uow()
+    uow.correlation_id = correlation_id
+    days = await pledges.PledgeDaysCache().get(db.uow, db.clock)
+    async with db.engine.connect() as connection:
+        conn = (await connection.get_raw_connection()).driver_connection
+        return await pledges.pledge_one(
+            conn=conn, uow=uow, principal=Principal(donor, roles=frozenset({"donor"}), name=f"{donor} 先生"),
+            item=PledgeLineIn(wish_id=wish_id, amount=amount), days=days, known_donors=known)
+
+
+async def test_fifty_concurrent_one_wish_statements_never_exceed_the_cost(db: Db) -> None:
+    known: set[str] = set()
+    for round_ in range(3):
+        wish_id = await published(db, "300.00", await new_campaign(db))
+        offers = [None if i % 9 == 4 else f"{(i * 7 % 23) + 5}.{i % 100:02d}" for i in range(50)]
+        results = await asyncio.gather(*(pledge_one(db, f"raw-donor-{i % 7}", wish_id, offer, known=known)
+                                         for i, offer in enumerate(offers)), return_exceptions=True)
+        made = [r for r in results if isinstance(r, pledges.PledgeOut)]
+        refused = [r for r in results if not isinstance(r, pledges.PledgeOut)]
+        assert all(isinstance(r, Problem) and r.code == "over_pledged" for r in refused), refused[:3]
+        for offer, result in zip(offers, results, strict=True):
+            if isinstance(result, pledges.PledgeOut):
+                assert offer is None or result.amount == Decimal(offer)
+            else:
+                assert offer is None or Decimal(result.extensions["open_amount"]) < Decimal(offer)
+        total = sum((p.amount for p in made), Decimal("0"))
+        async with db.uow() as uow:
+            wish = await uow.session.get(Wish, wish_id)
+            pledged, cost, status = wish.pledged, wish.cost, wish.status
+            stored = await uow.session.scalar(select(func.sum(Pledge.amount)).where(Pledge.wish_id == wish_id))
+            outbox = await uow.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.event_type == events.WISH_PLEDGED, OutboxEvent.envelope["subject"].astext == str(wish_id)))
+        assert pledged == total == (stored or Decimal("0")) <= cost, f"round {round_}"
+        assert outbox == len(made)
+        assert status == ("fully_pledged" if total == cost else "published")
+
+
+async def test_the_one_wish_statement_stores_the_catalogue_events_and_a_new_donor(db: Db) -> None:
+    wish_id = await published(db, "45.50", await new_campaign(db))
+    donor = f"new-donor-{uuid.uuid4().hex[:8]}"
+    first = await pledge_one(db, donor, wish_id, "20.00", known=set(), correlation_id="corr-raw")
+    rest = await pledge_one(db, donor, wish_id, None, known={donor})
+    assert (first.amount, rest.amount, first.pledge_days) == (Decimal("20.00"), Decimal("25.50"), 30)
+    assert first.expires_at == NOW + timedelta(days=30) and first.village == VILLAGE and first.status == "active"
+    with pytest.raises(Problem) as closed:
+        await pledge_one(db, donor, wish_id, "1.00", known={donor})
+    assert closed.value.code == "wish_not_open" or closed.value.code == "over_pledged"
+    with pytest.raises(Problem) as missing:
+        await pledge_one(db, donor, 10**12, "1.00")
+    assert (missing.value.status, missing.value.code) == (404, "not_found")
+    async with db.uow() as uow:
+        profile = await uow.session.get(pledges.Donor, donor)
+        assert profile is not None and (profile.display_name, profile.kind) == (f"{donor} 先生", "person")
+        rows = (await uow.session.execute(select(OutboxEvent.envelope).where(
+            OutboxEvent.envelope["subject"].astext == str(wish_id)).order_by(OutboxEvent.seq))).scalars().all()
+    envelopes = [CloudEvent.model_validate(e) for e in rows]
+    # In the outbox's order: the pledge that completes the wish comes before the wish's completion.
+    assert [e.type for e in envelopes] == [events.WISH_PUBLISHED, events.WISH_PLEDGED, events.WISH_PLEDGED,
+                                           events.WISH_FULLY_PLEDGED]
+    pledged = envelopes[1]
+    assert pledged.correlationid == "corr-raw" and pledged.source == "/services/wishes" and pledged.time == NOW
+    assert events.WishPledged.model_validate(pledged.data).model_dump(mode="json") | {"household_id": None} == {
+        "wish_id": wish_id, "campaign_id": pledged.data["campaign_id"], "town": TOWN, "village": VILLAGE,
+        "household_id": None, "family_type": "registered_poor", "category": "food", "cost": "45.50",
+        "pledged": "20.00", "pledge_id": first.id, "amount": "20.00", "request_id": str(first.request_id),
+    }
+    assert envelopes[3].correlationid is None and "correlationid" not in rows[3]
+    events.WishFullyPledged.model_validate(envelopes[3].data)
+    assert envelopes[3].data["pledged"] == "45.50"

@@ -10,30 +10,34 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from decimal import Decimal
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
-from fastapi.responses import JSONResponse
+import structlog
+from fastapi import APIRouter, Depends, FastAPI, Path, Query, Request, status
+from fastapi.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.wishes import rules
-from services.wishes.deps import IdempotencyKey, pages, unit_of_work, uow_maker
+from services.wishes.deps import IdempotencyKey, pages, raw_connection, unit_of_work, uow_maker
 from services.wishes.idempotent import idempotent_write
 from services.wishes.parameters.service import InForceCache, in_force
 from services.wishes.pledges import service
 from services.wishes.pledges.models import PLEDGE_STATUSES
 from services.wishes.pledges.schemas import (
     DeliverIn, DonorIn, DonorOut, ExpiryEvaluateIn, ExpiryEvaluateOut, PledgeEvaluateIn, PledgeEvaluateOut, PledgeIn,
-    PledgeOut, PledgeRequestOut,
+    PledgeLineIn, PledgeOut, PledgeRequestOut,
 )
 from services.wishes.schemas import Trace
 from shared.auth import (
     DISTRICT_ADMIN, DONOR, STAFF_ROLES, TOWN_APPROVER, TOWN_CASEWORKER, VILLAGE_OFFICER, Principal, authenticated,
-    require_roles,
+    bearer_from_headers, require_roles,
 )
 from shared.clock import SHANGHAI
 from shared.db import UnitOfWork
 from shared.errors import Problem
+from shared.http import fast_path, send_problem
 from shared.pagination import Page, PageParams, make_page
 
 router = APIRouter(prefix="/api/v1/wishes", tags=["donors and pledges"])
@@ -50,9 +54,13 @@ def _parameters(request: Request) -> InForceCache:
 
 def _known_donors(request: Request) -> set[str]:
     """Donor profiles this process knows exist (skips an upsert per pledge)."""
-    known = getattr(request.app.state, "known_donors", None)
+    return _known_donors_of(request.app)
+
+
+def _known_donors_of(app: FastAPI) -> set[str]:
+    known = getattr(app.state, "known_donors", None)
     if known is None or len(known) > 200_000:
-        known = request.app.state.known_donors = set()
+        known = app.state.known_donors = set()
     return known
 
 
@@ -66,7 +74,7 @@ async def pledge(
     idempotency_key: str | None = IdempotencyKey,
     new_uow: Callable[[], UnitOfWork] = Depends(uow_maker),
     principal: Principal = Depends(require_roles(DONOR)),
-) -> JSONResponse:
+) -> Response:
     """Pledge (认领) wishes of the board, all or nothing (R-MW-3). Donor role.
 
     Body ``{"items": [{"wish_id": 12, "amount": "150.00"}, {"wish_id": 13}]}``: an ``amount`` in
@@ -78,11 +86,13 @@ async def pledge(
     delivered (R-MW-4). Accepts Idempotency-Key.
     """
     known = _known_donors(request)
+    if len(body.items) == 1 and idempotency_key is None:
+        # The hot path (also taken by pledge_fast): one statement on the raw connection.
+        return await _pledge_one(request.app, getattr(request.state, "correlation_id", None), principal, body.items[0])
 
     async def action(uow: UnitOfWork) -> PledgeRequestOut:
         made = await service.make_pledges(
             uow=uow, principal=principal, data=body, known_donors=known, parameters=_parameters(request),
-            one_statement=len(body.items) == 1 and idempotency_key is None,
         )
         pledges = [service.pledge_out(p, made.wishes[p.wish_id]) for p in made.pledges]
         return PledgeRequestOut(
@@ -92,9 +102,84 @@ async def pledge(
 
     return await idempotent_write(
         new_uow, key=idempotency_key, scope=f"{principal.subject}:POST:/pledges",
-        payload=body.model_dump(mode="json"), status_code=201, action=action,
+        payload=lambda: body.model_dump(mode="json"), status_code=201, action=action,
         after_commit=lambda: known.add(principal.subject),
     )
+
+
+def _pledge_days_cache(app: FastAPI) -> service.PledgeDaysCache:
+    cache = getattr(app.state, "pledge_days_cache", None)
+    if cache is None:
+        cache = app.state.pledge_days_cache = service.PledgeDaysCache()
+    return cache
+
+
+async def _pledge_one(app: FastAPI, correlation_id: str | None, principal: Principal, item: PledgeLineIn) -> Response:
+    """A pledge of one wish (no Idempotency-Key): ``service.pledge_one`` on a raw connection; 201
+    with the request's pledges (Problems propagate)."""
+    def new_uow() -> UnitOfWork:
+        return app.state.uow_factory(correlation_id)
+
+    days = await _pledge_days_cache(app).get(new_uow, app.state.clock)
+    async with raw_connection(app) as conn:
+        made = await service.pledge_one(
+            conn=conn, uow=new_uow(), principal=principal, item=item, days=days, known_donors=_known_donors_of(app),
+        )
+    bus = app.state.bus
+    if bus is not None:
+        bus.wake_relay()  # the statement stored the events
+    answer = PledgeRequestOut.model_construct(
+        request_id=made.request_id, donor=principal.subject, total=made.amount, pledges=[made])
+    return Response(answer.model_dump_json(), status_code=201, media_type="application/json")
+
+
+@fast_path(router, "POST", "/api/v1/wishes/pledges")
+async def pledge_fast(scope: Scope, receive: Receive, send: Send, fallback: ASGIApp) -> None:
+    """``POST /pledges`` in its common form — a JSON body pledging one wish, a donor's valid bearer
+    token, no Idempotency-Key — answered without FastAPI's routing and dependency injection (a
+    sizeable share of a pledge's CPU). Anything else (another content type, a body or token that
+    does not pass, several wishes, a key) goes to :func:`pledge`, which gives every refusal its
+    usual answer; the outcome of a valid pledge is the same either way (``_pledge_one``)."""
+    message = await receive()
+    body = message.get("body", b"") if message["type"] == "http.request" else b""
+    replayed = False
+
+    async def replay() -> Message:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return message
+        return await receive()
+
+    token = bearer_from_headers(scope["headers"])
+    plain = message.get("more_body", False) is False and message["type"] == "http.request"
+    json_body = False
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            json_body = value.split(b";", 1)[0].strip().lower() == b"application/json"
+        elif key == b"idempotency-key":
+            plain = False
+    principal = None
+    if plain and json_body and token is not None:
+        try:
+            data = PledgeIn.model_validate(json.loads(body))
+            principal = await scope["app"].state.token_verifier.verify(token)
+        except Exception:  # noqa: BLE001 - bad JSON, a bad body, a bad token: the route answers it
+            principal = None
+        if principal is not None and (DONOR not in principal.roles or len(data.items) != 1):
+            principal = None
+    if principal is None:
+        await fallback(scope, replay, send)
+        return
+    state = scope["state"]
+    state["principal"] = principal
+    structlog.contextvars.bind_contextvars(principal=principal.subject)
+    try:
+        response = await _pledge_one(scope["app"], state.get("correlation_id"), principal, data.items[0])
+    except Problem as problem:
+        await send_problem(scope, send, problem)
+        return
+    await response(scope, replay, send)
 
 
 @router.get("/pledges", response_model=Page[PledgeOut])

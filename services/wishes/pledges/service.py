@@ -6,7 +6,8 @@ cost``, re-checked by PostgreSQL on the latest row version when concurrent updat
 row lock) and the table's ``CHECK (pledged <= cost)`` refuses anything else. The rules module only
 explains a refusal (how much is still open). A pledge of one wish commits as that one statement
 (autocommit), so donors racing for one wish wait on its row lock for microseconds, not for a
-round trip of the Python process (see ``make_pledges``).
+round trip of the Python process (``pledge_one``, the API's path for one wish, runs it straight on
+the asyncpg connection; ``make_pledges`` for several wishes or an Idempotency-Key).
 
 Lock order, to stay free of deadlocks: a request touches its wishes in ascending id order;
 delivery and expiry lock the pledge first, then its wish; confirmation locks the wish and only
@@ -15,14 +16,20 @@ touches delivered pledges, which neither delivery nor expiry lock.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
+import time
 import uuid
-from collections.abc import MutableSet
+from collections.abc import Callable, MutableSet
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
+import asyncpg
 import structlog
+from pydantic import TypeAdapter
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,12 +38,12 @@ from services.wishes import events, rules
 from services.wishes.access import ensure_place
 from services.wishes.campaigns.models import Wish
 from services.wishes.campaigns.service import locked_wish, scoped_wishes, wish_event_fields
-from services.wishes.parameters.service import InForceCache, in_force
+from services.wishes.parameters.service import InForce, InForceCache, in_force
 from services.wishes.pledges.models import Donor, Pledge
-from services.wishes.pledges.schemas import DonorIn, PledgeIn, PledgeOut
+from services.wishes.pledges.schemas import DonorIn, PledgeIn, PledgeLineIn, PledgeOut
 from shared import regions
 from shared.auth import DONOR, Principal
-from shared.clock import local_today
+from shared.clock import Clock, local_today
 from shared.db import UnitOfWork
 from shared.errors import Problem, not_found
 from shared.events.envelope import CloudEvent, new_event
@@ -50,13 +57,17 @@ _WISH_RETURNING = ", ".join(f"wishes.{c}" for c in _WISH_COLUMNS)
 
 # One statement per wish, so that the wish's row lock is held as briefly as possible (concurrent
 # pledges on a wish queue on it until the pledging transaction ends):
-# - lock the wish and take the amount offered, or what is still open for "the rest of the wish";
-# - raise the pledged total if (and only if) it stays within the cost — the conditional UPDATE is
-#   re-checked by PostgreSQL on the latest row version; no row back means the wish refused and
-#   nothing at all was written;
+# - lock the wish (its latest version, whatever its status) and take the amount offered, or what
+#   is still open for "the rest of the wish";
+# - raise the pledged total if (and only if) the wish is published and the total stays within the
+#   cost — the conditional UPDATE is re-checked by PostgreSQL on the latest row version; a row
+#   without ``pledge_id`` back means the wish refused and nothing at all was written (its
+#   ``cur_*`` columns, read under the lock, explain why); no row at all, that there is no such wish;
 # - insert the pledge from the updated row;
 # - insert its outbox events (transactional outbox): ``wishes.wish.pledged``, and
-#   ``wishes.wish.fully_pledged`` when the total reached the cost. The envelopes' fixed parts
+#   ``wishes.wish.fully_pledged`` when the total reached the cost — in that order (one INSERT
+#   whose rows are ordered, so the outbox sequence, hence the relay, keeps it; two sibling
+#   INSERTs would run in no defined order). The envelopes' fixed parts
 #   (id, type, source, time, subject, correlation id) come from Python (``_head``); their ``data``
 #   is built here from the updated row, in the shape of ``events.WishPledged`` /
 #   ``events.WishFullyPledged`` (tests/wishes/test_service_pledges.py checks the two agree).
@@ -66,9 +77,9 @@ _WISH_DATA = """jsonb_build_object(
         'cost', CAST(w.cost AS text), 'pledged', CAST(w.pledged AS text))"""
 _TAKE = text(f"""
 WITH cur AS (
-    SELECT id, COALESCE(CAST(:amount AS numeric), cost - pledged) AS amount
+    SELECT id, cost, pledged, status, COALESCE(CAST(:amount AS numeric), cost - pledged) AS amount
       FROM wishes
-     WHERE id = :wish_id AND status = 'published'
+     WHERE id = :wish_id
        FOR UPDATE
 ), w AS (
     UPDATE wishes
@@ -87,20 +98,24 @@ WITH cur AS (
            CAST(:expires_at AS timestamptz), :pledge_days, :parameter_id
       FROM w
  RETURNING id
-), pledged_event AS (
+), outbox AS (
     INSERT INTO outbox_events (event_id, event_type, envelope)
-    SELECT :pledged_id, '{events.WISH_PLEDGED}', CAST(CAST(:pledged_head AS text) AS jsonb) || jsonb_build_object(
-               'data', {_WISH_DATA} || jsonb_build_object(
-                   'pledge_id', p.id, 'amount', CAST(CAST(w.amount AS numeric(14, 2)) AS text),
-                   'request_id', CAST(:request_id AS text)))
-      FROM w CROSS JOIN p
-), full_event AS (
-    INSERT INTO outbox_events (event_id, event_type, envelope)
-    SELECT :full_id, '{events.WISH_FULLY_PLEDGED}', CAST(CAST(:full_head AS text) AS jsonb) || jsonb_build_object(
-               'data', {_WISH_DATA} || jsonb_build_object('fully_pledged_at', CAST(:now_json AS text)))
-      FROM w WHERE w.status = 'fully_pledged'
+    SELECT e.event_id, e.event_type, e.envelope FROM (
+        SELECT 1 AS ord, CAST(:pledged_id AS text) AS event_id, '{events.WISH_PLEDGED}' AS event_type,
+               CAST(CAST(:pledged_head AS text) AS jsonb) || jsonb_build_object(
+                   'data', {_WISH_DATA} || jsonb_build_object(
+                       'pledge_id', p.id, 'amount', CAST(CAST(w.amount AS numeric(14, 2)) AS text),
+                       'request_id', CAST(:request_id AS text))) AS envelope
+          FROM w CROSS JOIN p
+        UNION ALL
+        SELECT 2, CAST(:full_id AS text), '{events.WISH_FULLY_PLEDGED}',
+               CAST(CAST(:full_head AS text) AS jsonb) || jsonb_build_object(
+                   'data', {_WISH_DATA} || jsonb_build_object('fully_pledged_at', CAST(:now_json AS text)))
+          FROM w WHERE w.status = 'fully_pledged'
+    ) e ORDER BY e.ord
 )
-SELECT w.*, p.id AS pledge_id FROM w CROSS JOIN p
+SELECT w.*, p.id AS pledge_id, cur.cost AS cur_cost, cur.pledged AS cur_pledged, cur.status AS cur_status
+  FROM cur LEFT JOIN (w CROSS JOIN p) ON true
 """)
 
 
@@ -161,12 +176,13 @@ class PledgeMade:
     wishes: dict[int, Wish]
 
 
-async def _refusal(session: AsyncSession, wish_id: int, amount: Decimal | None) -> Refusal:
-    """Why a wish refused an amount, read after the conditional UPDATE matched nothing."""
-    wish = await session.get(Wish, wish_id, populate_existing=True)
-    if wish is None or wish.status not in rules.PUBLIC_STATUSES:
+def _refusal(wish_id: int, amount: Decimal | None, row: Any) -> Refusal:
+    """Why a wish refused an amount: from the ``cur_*`` columns of its ``_TAKE`` row (the wish as
+    locked by the statement), or not found when there was no row."""
+    if row is None or row["cur_status"] not in rules.PUBLIC_STATUSES:
         return Refusal(wish_id, "not_found", Decimal("0.00"))
-    outcome = rules.evaluate_pledge(cost=wish.cost, pledged=wish.pledged, amount=amount, status=wish.status)
+    outcome = rules.evaluate_pledge(cost=row["cur_cost"], pledged=row["cur_pledged"], amount=amount,
+                                    status=row["cur_status"])
     return Refusal(wish_id, outcome.code or "over_pledged", outcome.open_amount)
 
 
@@ -235,8 +251,8 @@ async def make_pledges(
             "pledged_id": pledged_head["id"], "pledged_head": json.dumps(pledged_head),
             "full_id": full_head["id"], "full_head": json.dumps(full_head),
         })).mappings().first()
-        if row is None:
-            refusals.append(await _refusal(session, item.wish_id, item.amount))
+        if row is None or row["pledge_id"] is None:
+            refusals.append(_refusal(item.wish_id, item.amount, row))
             continue
         wish = Wish(**{k: row[k] for k in _WISH_COLUMNS})
         amount = row["amount"]
@@ -259,6 +275,125 @@ async def make_pledges(
     log.info("wishes.pledge.made", request_id=str(request_id), wishes=len(made),
              total=f"{sum((p.amount for p in made), Decimal(0)):.2f}")
     return PledgeMade(request_id, made, wishes)
+
+
+# --- one wish: the hot path ------------------------------------------------------------------
+#
+# A pledge of one wish (most requests) runs ``_TAKE`` — the same statement, the same guard — on
+# the asyncpg connection itself, outside any transaction (the statement commits on its own), and
+# answers from the row it returns: no ORM session, objects or event models per pledge. For a
+# donor this process has not seen yet, the statement also creates the donor's profile (a data-
+# modifying CTE ahead of the others; the pledge's foreign key is checked at the statement's end).
+
+
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``sql`` with its ``:name`` parameters as asyncpg's ``$n`` (one number per name, as
+    SQLAlchemy numbers them), and the names in that order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    return re.sub(r"(?<![:\w]):([a-z_]+)\b", number, sql), tuple(names)
+
+
+_NEW_DONOR = """donor AS (
+    INSERT INTO donors (subject, kind, display_name, created_at, updated_at)
+    VALUES (:donor, 'person', :donor_name, CAST(:now AS timestamptz), CAST(:now AS timestamptz))
+    ON CONFLICT DO NOTHING
+), """
+_TAKE_ONE = _numbered(_TAKE.text)
+_TAKE_ONE_NEW_DONOR = _numbered(_TAKE.text.replace("WITH cur AS", "WITH " + _NEW_DONOR + "cur AS", 1))
+_TIME_JSON = TypeAdapter(datetime)
+
+
+def _event_head(event_type: str, subject: str, source: str, time_json: str, correlation_id: str | None) -> dict:
+    """What :func:`_head` gives (a CloudEvent's envelope without ``data``), built directly."""
+    head = {"specversion": "1.0", "id": str(uuid.uuid4()), "source": source, "type": event_type, "time": time_json,
+            "subject": subject, "datacontenttype": "application/json"}
+    if correlation_id is not None:
+        head["correlationid"] = correlation_id
+    return head
+
+
+class PledgeDaysCache:
+    """The ``pledge_days`` version in force (R-MW-4) per day, remembered for ``ttl`` seconds like
+    :class:`InForceCache` — but asking for a unit of work (a session) only when it must look."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[date, tuple[float, InForce]] = {}
+        self._lookup = asyncio.Lock()
+
+    async def get(self, new_uow: Callable[[], UnitOfWork], clock: Clock) -> InForce:
+        """The version in force today; looked up by one caller at a time (when the entry has
+        expired under a burst of pledges, the others wait for that one look-up)."""
+        today = local_today(clock)
+        entry = self._entries.get(today)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        async with self._lookup:
+            entry = self._entries.get(today)
+            if entry is not None and time.monotonic() - entry[0] < self.ttl:
+                return entry[1]
+            async with new_uow() as uow:
+                value = await in_force(uow.session, "pledge_days", today)
+            if len(self._entries) > 100:
+                self._entries.clear()
+            self._entries[today] = (time.monotonic(), value)
+            return value
+
+
+async def pledge_one(
+    *, conn: Any, uow: UnitOfWork, principal: Principal, item: PledgeLineIn, days: InForce,
+    known_donors: MutableSet[str] | None = None,
+) -> PledgeOut:
+    """R-MW-3 for one wish (认领): ``make_pledges`` with ``one_statement`` for a single item, on
+    the asyncpg connection ``conn`` (autocommit, no transaction open). ``uow`` gives the source,
+    clock and correlation id (it is not entered); ``days`` the ``pledge_days`` in force. Same
+    refusals (404 ``not_found``, 409 ``wish_not_open``, 409 ``over_pledged`` with
+    ``open_amount``), same events (``wishes.wish.pledged``, ``wishes.wish.fully_pledged``), stored
+    by the statement; the caller wakes the relay. Returns the pledge as answered.
+    """
+    now = uow.now()
+    expires_at = rules.pledge_expires_at(now, days.value)
+    request_id = uuid.uuid4()
+    subject = str(item.wish_id)
+    now_json = _TIME_JSON.dump_python(now, mode="json")
+    pledged_head = _event_head(events.WISH_PLEDGED, subject, uow.source, now_json, uow.correlation_id)
+    full_head = _event_head(events.WISH_FULLY_PLEDGED, subject, uow.source, now_json, uow.correlation_id)
+    values = {
+        "wish_id": item.wish_id, "amount": item.amount, "now": now, "expires_at": expires_at,
+        "request_id": request_id, "donor": principal.subject, "donor_name": principal.name,
+        "pledge_days": days.value, "parameter_id": days.version_id, "now_json": now_json,
+        "pledged_id": pledged_head["id"], "pledged_head": json.dumps(pledged_head),
+        "full_id": full_head["id"], "full_head": json.dumps(full_head),
+    }
+    known = known_donors is not None and principal.subject in known_donors
+    sql, names = _TAKE_ONE if known else _TAKE_ONE_NEW_DONOR
+    try:
+        row = await conn.fetchrow(sql, *[values[name] for name in names])
+    except asyncpg.exceptions.DataError:
+        # A value the database cannot hold (a wish id beyond 64 bits): bad input, as the app's
+        # handler answers it for statements that go through SQLAlchemy.
+        raise Problem(422, "value_out_of_range", "A value in the request is out of range") from None
+    if known_donors is not None:
+        known_donors.add(principal.subject)  # the statement created the profile, refused or not
+    if row is None or row["pledge_id"] is None:
+        raise _problem([_refusal(item.wish_id, item.amount, row)])
+    amount = row["amount"]
+    log.info("wishes.pledge.made", request_id=str(request_id), wishes=1, total=f"{amount:.2f}")
+    # The row's values have the schema's types already (numeric → Decimal, timestamptz → aware
+    # datetime): constructed without a second validation, serialised by the schema as usual.
+    return PledgeOut.model_construct(
+        id=row["pledge_id"], request_id=request_id, donor=principal.subject, wish_id=row["id"],
+        wish_title=row["title"], town=row["town"], village=row["village"],
+        village_name=regions.village(row["village"]).name, amount=amount, status="active", pledged_at=now,
+        expires_at=expires_at, pledge_days=days.value, delivered_at=None, fulfilled_at=None, expired_at=None,
+    )
 
 
 def pledge_out(pledge: Pledge, wish: Wish) -> PledgeOut:
