@@ -257,6 +257,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
             max_deliver=settings.max_deliver,
             ack_wait=settings.ack_wait_seconds,
             relay_interval=settings.relay_interval_seconds,
+            outbox_retention=settings.outbox_retention_hours * 3600 or None,
             clock=app.state.clock,
             stream_replicas=settings.stream_replicas,
         )

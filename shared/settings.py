@@ -37,6 +37,8 @@ class ServiceSettings(BaseSettings):
     max_deliver: int = 5
     ack_wait_seconds: float = 30.0
     relay_interval_seconds: float = 0.2
+    # Published outbox rows are deleted this long after publication (0: kept forever).
+    outbox_retention_hours: float = 24.0
     # JetStream replicas of the service's stream: 1 on one machine, 3 on the production cluster.
     stream_replicas: int = 1
 
