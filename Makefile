@@ -20,6 +20,12 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m deploy.suite run
 
+## With the suite running (`make run` in another terminal): replay 2020 in Quangang through the
+## gateway's API. Options: DEMO_ARGS='--households 2000 --seed 7' (python -m deploy.demo --help).
+DEMO_ARGS ?=
+demo: $(STAMP)
+	$(BIN)/python -m deploy.demo $(DEMO_ARGS)
+
 ## Run every test (real PostgreSQL, real nats-server, real HTTP through the gateway).
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

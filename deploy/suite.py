@@ -232,6 +232,18 @@ class Suite:
             self.postgres.stop()
 
 
+def store_admin_password(data_dir: Path, password: str) -> Path:
+    """Write the generated administrator password to ``<data_dir>/admin-password`` (mode 0600),
+    where ``make demo`` finds it; returns the path."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "admin-password"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(password + "\n")
+    os.chmod(path, 0o600)  # an existing file keeps its mode on open: make sure
+    return path
+
+
 async def _run(config: SuiteConfig) -> int:
     from shared.logging import configure_logging
 
@@ -250,6 +262,8 @@ async def _run(config: SuiteConfig) -> int:
         print(f"  Health    {gateway}/readyz    Metrics {gateway}/metrics")
         if suite.admin_password:
             print(f"\n  First administrator: admin / {suite.admin_password}   (shown once; keep it)")
+            if not config.admin_password:  # generated: kept for `make demo`, readable by its owner only
+                print(f"  (also written to {store_admin_password(config.data_dir, suite.admin_password)}, mode 0600)")
         else:
             print("\n  Administrator 'admin' already exists (password as set before).")
         print("\n  Ctrl-C stops everything.\n", flush=True)
