@@ -147,6 +147,37 @@ async def test_an_interrupted_snapshot_resumes_with_the_same_result(db: Db) -> N
     assert issued.status == "issued" and issued.bank_count == resumed.lines_payable
 
 
+async def test_the_snapshot_drops_duplicates_and_lines_already_paid(db: Db) -> None:
+    # R-DS-3 at the snapshot: a person with two dibao benefits is paid once (the smaller benefit id
+    # is kept, the other line dropped as a duplicate); a person, benefit and month already paid in
+    # another run is dropped as already paid.
+    hh, twice = await db.dibao_household(amount="410.00")
+    await db.apply(handlers.apply_benefit, db.event(handlers.BENEFIT_GRANTED, {
+        "benefit_id": f"c-{hh}", "household_id": hh, "person_id": twice, "category": "dibao", "monthly_amount": "420.00",
+        "effective_month": "2020-01", "members": [twice], "town": "350505100",
+    }, f"c-{hh}"))
+    _, paid = await db.dibao_household(amount="430.00")
+    _, alone = await db.dibao_household(amount="440.00")
+    holder = await db.run(date(2019, 10, 1), "housing")  # holds the line paid before
+    async with db.uow() as uow:
+        uow.session.add(PaymentLine(run_id=holder.id, person_id=paid, payee_id=paid, benefit="dibao", month=date(2020, 1, 1),
+                                    amount=Decimal("430.00"), status="paid"))
+        await uow.commit()
+    run = await db.run(date(2020, 1, 1))
+    await db.drain()
+    kept, second = sorted(await db.lines(run.id, twice), key=lambda line: line.benefit_id or "")
+    assert (kept.benefit_id, kept.status, kept.drop_reason, kept.amount) == (f"b-{hh}", "payable", None, Decimal("410.00"))
+    assert (second.benefit_id, second.status, second.drop_reason, second.dropped_stage) == (
+        f"c-{hh}", "dropped", "duplicate", "snapshot")
+    [again] = await db.lines(run.id, paid)
+    assert (again.status, again.drop_reason, again.amount) == ("dropped", "already_paid", Decimal("430.00"))
+    [single] = await db.lines(run.id, alone)
+    assert (single.status, single.drop_reason) == ("payable", None)
+    async with db.uow() as uow:
+        summary = {(s["reason"], s["stage"]): s["lines"] for s in await runs.drop_summary(uow, run.id)}
+    assert summary[("duplicate", "snapshot")] >= 1 and summary[("already_paid", "snapshot")] >= 1
+
+
 async def test_concurrent_runs_never_carry_a_failed_line_twice(db: Db) -> None:
     _, person = await db.dibao_household(amount="300.00")
     first = await db.run(date(2020, 4, 1))

@@ -220,15 +220,21 @@ def snapshot_statement(group: str) -> str:
     """The whole snapshot + cross-check of a run of ``group`` as one statement.
 
     Binds: ``run_id``, ``month``, ``prev_month``, ``benefits`` and the group's figures. Returns one
-    row: ``total``, ``payable``, ``dropped``, ``carried_in``, ``amount_payable``.
+    row: ``total``, ``payable``, ``dropped``, ``carried_in``, ``amount_payable``, the new lines' id
+    range, ``other_months`` (months of lines carried in), ``snapshot_xmin``.
 
-    ``live`` — lines of this group's benefits already payable or paid for the months this run can
-    pay — is computed once, before any line is inserted, from the never-twice index (an index
-    range scan on month and benefit), and joined by hash: the check never re-reads the table the
-    statement is appending to. ``twice`` — (person, benefit, month) keys appearing more than once
-    in this run, with the line to keep (payable before dropped, roster before carried, then the
-    smallest benefit id) — is a hash aggregate over the same join (no sort of the wide rows). The
-    partial unique index stays the last word under concurrency.
+    The roster is joined once, straight into the ``INSERT``: no sort and no second pass over the
+    wide rows (each costs about as much as it could save on the indexes; measured with
+    ``tests/bench/bench_subsidy.py``). Before the first line is written, three small sets are
+    built once each: ``live`` — lines of this group's benefits already payable or paid for
+    the months this run can pay (a range of the never-twice index); ``carried_in`` — failed lines
+    of earlier runs to carry in (the partial index of lines to carry); ``twice`` — the (person,
+    benefit, month) keys appearing more than once in this run, a hash aggregate over the keys
+    only (the planner leaves out the joins that do not change them). ``already_paid`` and
+    ``duplicate`` are then hashed look-ups per line; only for the keys in ``twice`` is the line
+    to keep chosen (payable before dropped, roster before carried in, then the smallest benefit
+    id), from those keys' own candidates (index look-ups). The partial unique index stays the
+    last word under concurrency.
     """
     candidates = GROUP_CANDIDATES[group]
     if group == "housing":
@@ -238,29 +244,40 @@ def snapshot_statement(group: str) -> str:
                  SELECT f.month FROM payment_lines f
                   WHERE f.status = 'failed' AND f.carried_to_run_id IS NULL
                     AND f.benefit = ANY(CAST(:benefits AS text[]))))"""
+    same_key = "{a}.person_id = {b}.person_id AND {a}.benefit = {b}.benefit AND {a}.month = {b}.month"
     return f"""
 WITH live AS MATERIALIZED (
     SELECT o.person_id, o.benefit, o.month FROM payment_lines o
      WHERE o.status IN ('payable', 'paid') AND o.benefit = ANY(CAST(:benefits AS text[])) AND {months}
+), carried_in ({_COLUMNS}) AS MATERIALIZED (
+    {CARRIED}
 ), candidates ({_COLUMNS}) AS NOT MATERIALIZED (
     ({candidates})
     UNION ALL
-    ({CARRIED})
-), twice AS (
-    SELECT c.person_id, c.benefit, c.month, min({_KEEP_KEY.format(c='c')}) AS keeper
-      FROM candidates c
+    SELECT * FROM carried_in
+), twice AS MATERIALIZED (
+    SELECT c.person_id, c.benefit, c.month FROM candidates c
      GROUP BY c.person_id, c.benefit, c.month
     HAVING count(*) > 1
+), keepers AS MATERIALIZED (
+    SELECT t.person_id, t.benefit, t.month, k.keeper
+      FROM twice t
+     CROSS JOIN LATERAL (
+        SELECT min({_KEEP_KEY.format(c='d')}) AS keeper FROM candidates d WHERE {same_key.format(a='d', b='t')}
+     ) k
 ), judged AS (
     SELECT r.*, COALESCE(
                r.reason,
-               CASE WHEN l.person_id IS NOT NULL THEN 'already_paid' END,
-               CASE WHEN t.keeper IS NOT NULL AND t.keeper <> {_KEEP_KEY.format(c='r')} THEN 'duplicate' END,
+               CASE WHEN (r.person_id, r.benefit, r.month) IN (SELECT l.person_id, l.benefit, l.month FROM live l)
+                    THEN 'already_paid' END,
+               CASE WHEN (r.person_id, r.benefit, r.month) IN (SELECT t.person_id, t.benefit, t.month FROM twice t)
+                    THEN CASE WHEN {_KEEP_KEY.format(c='r')} <> (
+                                   SELECT k.keeper FROM keepers k WHERE {same_key.format(a='k', b='r')})
+                              THEN 'duplicate' END END,
                CASE WHEN r.amount <= 0 THEN 'nothing_due' END,
                CASE WHEN COALESCE(r.bank_account, '') = '' THEN 'no_bank_account' END) AS verdict
       FROM candidates r
-      LEFT JOIN live l ON l.person_id = r.person_id AND l.benefit = r.benefit AND l.month = r.month
-      LEFT JOIN twice t ON t.person_id = r.person_id AND t.benefit = r.benefit AND t.month = r.month
+    OFFSET 0  -- not pulled up: the verdict is computed once per line, not once per use below
 ), inserted AS (
     INSERT INTO payment_lines (run_id, person_id, payee_id, household_id, benefit_id, benefit, month, amount,
                                town, village, payee_name, bank_account, status, drop_reason, dropped_stage,
@@ -273,7 +290,7 @@ WITH live AS MATERIALIZED (
     RETURNING id, month, status, amount, carried_from_line_id
 ), carried AS (
     UPDATE payment_lines f SET carried_to_run_id = CAST(:run_id AS uuid)
-     WHERE f.id IN (SELECT carried_from_line_id FROM inserted WHERE carried_from_line_id IS NOT NULL)
+     WHERE f.id = ANY(ARRAY(SELECT i.carried_from_line_id FROM inserted i WHERE i.carried_from_line_id IS NOT NULL))
     RETURNING 1
 )
 SELECT count(*) AS total,
@@ -282,7 +299,7 @@ SELECT count(*) AS total,
        count(*) FILTER (WHERE carried_from_line_id IS NOT NULL) AS carried_in,
        COALESCE(sum(amount) FILTER (WHERE status = 'payable'), 0) AS amount_payable,
        min(id) AS first_line_id, max(id) AS last_line_id,
-       array_agg(DISTINCT month) FILTER (WHERE month <> :month) AS other_months,
+       (SELECT array_agg(DISTINCT i.month) FROM inserted i WHERE i.month <> :month) AS other_months,
        CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint) AS snapshot_xmin,
        (SELECT count(*) FROM carried) AS carried_marked
   FROM inserted"""
@@ -315,10 +332,10 @@ RETURNING l.id, l.amount"""
 # The bank file's lines (the header and the control line are added around them). Sent lines are
 # those payable when the file was issued, whatever the bank answered since, so the file is the
 # same every time it is downloaded. Mirrors rules.mask_name and rules.line_reference.
-MASKED_NAME = """CASE WHEN COALESCE(char_length(l.payee_name), 0) = 0 THEN ''
-            WHEN char_length(l.payee_name) = 1 THEN '*'
-            WHEN char_length(l.payee_name) = 2 THEN left(l.payee_name, 1) || '*'
-            ELSE left(l.payee_name, 1) || repeat('*', char_length(l.payee_name) - 2) || right(l.payee_name, 1) END"""
+# (A simple CASE: the name's length is computed once, twice for names of three characters or more.)
+MASKED_NAME = """COALESCE(CASE char_length(l.payee_name) WHEN 0 THEN '' WHEN 1 THEN '*'
+            WHEN 2 THEN left(l.payee_name, 1) || '*'
+            ELSE left(l.payee_name, 1) || repeat('*', char_length(l.payee_name) - 2) || right(l.payee_name, 1) END, '')"""
 
 BANK_FILE_LINES = f"""
 SELECT l.bank_account AS account, {MASKED_NAME} AS name, l.amount AS amount,
