@@ -168,7 +168,7 @@ class RequestContextMiddleware:
     :func:`_clean_id`), else the request gets a new id (:func:`new_request_id`); the correlation
     id defaults to the request id. Both go into ``scope["state"]`` (``request.state``), every
     log line, and the response's ``X-Request-ID``. One ``http.request.completed`` line per
-    request (not for /healthz, /readyz, /metrics).
+    request (not for /healthz, /readyz, /metrics, nor the services' reads of the shared clock).
     """
 
     def __init__(self, app: ASGIApp, *, service: str, registry: CollectorRegistry) -> None:
@@ -228,7 +228,7 @@ class RequestContextMiddleware:
             if latency is None:
                 latency = self._latencies[(method, route)] = self.latency.labels(method, route)
             latency.observe(elapsed)
-            if route not in _QUIET_ROUTES:
+            if route not in _QUIET_ROUTES and (method, route) not in _QUIET_READS:
                 log.info(
                     "http.request.completed", method=method, route=route, status=status,
                     duration_ms=round(elapsed * 1000, 1),
@@ -237,6 +237,10 @@ class RequestContextMiddleware:
 
 
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})
+# Every service reads the shared clock every two seconds in demo and test mode
+# (shared.app._follow_shared_clock): a line for each would bury the requests that matter.
+# Setting the clock (PUT) is still logged; the reads are counted in the metrics.
+_QUIET_READS = frozenset({("GET", "/api/v1/admin/clock")})
 _PLAIN_ID = re.compile(r"[A-Za-z0-9._:-]+")
 
 

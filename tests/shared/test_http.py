@@ -143,3 +143,33 @@ async def test_a_fast_path_answers_its_case_and_leaves_the_rest_to_the_route() -
             "detail": "taken", "code": "over_pledged", "instance": "/double", "open_amount": "0.00"}
     metrics = generate_latest(registry).decode()
     assert 'http_requests_total{method="POST",route="/double",status="200"} 2.0' in metrics
+
+
+async def test_one_access_line_per_request_but_none_for_the_services_clock_reads() -> None:
+    """The services read the shared clock every 2 s in demo/test mode: those reads are counted in
+    the metrics, not logged; setting the clock and every other request are logged once."""
+    from prometheus_client import generate_latest
+    from structlog.testing import capture_logs
+
+    registry = CollectorRegistry()
+    app = FastAPI()
+    app.add_middleware(RequestContextMiddleware, service="t", registry=registry)
+
+    @app.get("/api/v1/admin/clock")
+    async def read_clock() -> dict:
+        return {"now": "2020-01-02T09:00:00+08:00"}
+
+    @app.put("/api/v1/admin/clock")
+    async def set_clock() -> dict:
+        return {"now": "2020-01-03T09:00:00+08:00"}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        with capture_logs() as logs:
+            for _ in range(3):
+                assert (await client.get("/api/v1/admin/clock")).status_code == 200
+            assert (await client.put("/api/v1/admin/clock")).status_code == 200
+    lines = [(e["method"], e["route"], e["status"]) for e in logs if e["event"] == "http.request.completed"]
+    assert lines == [("PUT", "/api/v1/admin/clock", 200)]
+    metrics = generate_latest(registry).decode()
+    assert 'http_requests_total{method="GET",route="/api/v1/admin/clock",status="200"} 3.0' in metrics
