@@ -154,7 +154,9 @@ class Gateway:
             if status in RETRY_STATUSES and transient < 6:
                 transient += 1
                 self.retried += 1
-                await asyncio.sleep(0.5 * transient)
+                # A 504 means the gateway stopped waiting, not that the service stopped working:
+                # give it time to finish (an Idempotency-Key then replays its answer).
+                await asyncio.sleep((5.0 if status == 504 else 0.5) * transient)
                 continue
             raise ApiError(method, path, response)
 

@@ -13,6 +13,8 @@ departments' systems use it (see :mod:`deploy.demo.client`). The phases:
 4. **go-live 2019** — existing beneficiaries entered as of 2 January 2019 (dibao at the 2019
    standard of 600 yuan, tekun, orphans, children without care, revolutionary veterans); the
    2020 standard scheduled by the seed data is withdrawn, to be decided again in December.
+   Then **events settling**: the subsidy roster and the wishes service take in the registrations
+   (care catches up while the replay goes on).
 5. **2019** — the September 2019 CPI and its price subsidy run; the 2020 working-day
    arrangement as announced in November 2019; in December the standard raised to 720 yuan from
    1 January 2020 (every benefit recalculated).
@@ -28,7 +30,10 @@ departments' systems use it (see :mod:`deploy.demo.client`). The phases:
    ways, deliveries, confirmations and closures.
 7. **year end** — projections settled, the clock at 2020-12-31 18:00, the KPI report fetched.
 
-Every random choice comes from the seed, so a run is reproducible (the suite's own ids differ).
+Every random choice comes from the seed: the same population and the same plan of the year on
+every run (the suite's own ids differ; a few details follow the order in which concurrent answers
+arrive). Steps that need no particular day run on the working Tuesdays and Thursdays (see
+:mod:`deploy.demo.timeline`). ``DEMO_PROFILE=1`` prints where the replay's time went.
 """
 
 from __future__ import annotations
@@ -689,7 +694,11 @@ class Replay:
         return out
 
     def application_step(self, h: pop.Household, category: str, person: pop.Person | None) -> Callable[[], Awaitable[None]]:
+        """An application through the R-DB-9 (or R-TK-1) steps: acceptance and investigation,
+        the town's opinion (from the dibao calculator on the household's figures), the public
+        notice (now and then an objection), the decision, a refusal notified."""
         rng = random.Random(zlib.crc32(f"{h.ref}{category}".encode()) + self.cfg.seed)
+        state = {"opinion": "approve", "upheld": False}
 
         async def accept() -> None:
             if h.household_id in self.applying and category == "dibao":
@@ -722,6 +731,7 @@ class Replay:
                     verdict = await self.gw.post(cw, f"/api/v1/eligibility/households/{h.household_id}/dibao:evaluate", {})
                     eligible = verdict["eligible"] or verdict["outcome"] == "single_person_inclusion"
                 path = f"/api/v1/eligibility/applications/{app_id}"
+                state["opinion"] = "approve" if eligible else "refuse"
                 await self.gw.post(cw, f"{path}:give-opinion", {
                     "opinion": "approve" if eligible else "refuse",
                     "note": "入户调查: 家庭人均收入低于标准" if eligible else "入户调查: 收入或财产超出规定"})
@@ -757,6 +767,7 @@ class Replay:
                     "reason": "经核实，外出务工收入属实，家庭人均收入超过标准" if upheld else "经入户核实，反映情况不属实"})
                 self.count("applications.objections_upheld" if upheld else "applications.objections_dismissed")
                 if upheld:
+                    state["upheld"] = True
                     self.count(f"applications.{category}_refused")
                     self.applying.discard(h.household_id)
                     self.timeline.on_field(add_workdays(self.timeline.now.date(), 1), notify(app_id), f"eligibility.application.{category}", hour=10)
@@ -764,8 +775,7 @@ class Replay:
 
         def submit(app_id: str) -> Callable[[], Awaitable[None]]:
             async def step() -> None:
-                current = await self.gw.get(self.caseworker(h.town), f"/api/v1/eligibility/applications/{app_id}")
-                if current["status"] != "in_notice":
+                if state["upheld"]:
                     return  # refused on an upheld objection
                 try:
                     await self.gw.post(self.caseworker(h.town), f"/api/v1/eligibility/applications/{app_id}:submit")
@@ -782,8 +792,7 @@ class Replay:
             async def step() -> None:
                 approver = self.approvers[h.town]
                 path = f"/api/v1/eligibility/applications/{app_id}"
-                current = await self.gw.get(approver, path)
-                if current["opinion"] == "approve":
+                if state["opinion"] == "approve":
                     try:
                         result = await self.gw.post(approver, f"{path}:approve", {"note": "经审核，同意纳入"})
                         for b in result["benefits"]:
@@ -1195,7 +1204,7 @@ class Replay:
         """Safe-housing projects (R-HS-1) for rural dibao/tekun households, in tranches."""
         rng = self.rng
         candidates = [h for h in households if h.rural and self.benefits[h.household_id] & {"dibao", "tekun"}]
-        n = min(56, max(1, round(len(candidates) * 0.09))) if candidates else 0
+        n = min(56, max(1, round(len(candidates) * 0.12))) if candidates else 0
         for index, h in enumerate(rng.sample(candidates, n)):
             planned = field_day(rng.choice(workdays_of(YEAR, rng.choice((2, 3)))))
             started = rng.choice(workdays_of(YEAR, rng.choice((3, 4, 5))))

@@ -13,6 +13,7 @@ Festival, make-up days included); staff act on working days.
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import traceback
@@ -36,6 +37,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 SPRING_FESTIVAL_EXTENSION = {"holidays": (date(2020, 1, 31),), "cancelled_workdays": (date(2020, 2, 1),)}
 
 
+@functools.cache
 def is_workday(day: date) -> bool:
     """An official working day (make-up Saturdays and Sundays included)."""
     return chinese_calendar.is_workday(day)
@@ -108,12 +110,18 @@ def last_field_day(day: date, not_before: date) -> date | None:
 
 
 def workdays_of(year: int, month: int) -> list[date]:
+    """The working days of a month, in order."""
+    return list(_workdays_of(year, month))
+
+
+@functools.cache
+def _workdays_of(year: int, month: int) -> tuple[date, ...]:
     day, out = date(year, month, 1), []
     while day.month == month:
         if is_workday(day):
             out.append(day)
         day += timedelta(days=1)
-    return out
+    return tuple(out)
 
 
 def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
