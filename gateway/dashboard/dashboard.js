@@ -162,18 +162,15 @@
     return body;
   }
 
-  // Every item of a paginated list (at most MAX_PAGES pages); ``stop(item)`` ends the walk early.
-  async function apiList(path, params, stop) {
+  // Every item of a paginated list (at most MAX_PAGES pages); the filters go in ``params``.
+  async function apiList(path, params) {
     const items = [];
     let cursor = null;
     for (let page = 0; page < MAX_PAGES; page++) {
       const query = { ...params, limit: String(PAGE_LIMIT) };
       if (cursor) query.cursor = cursor;
       const body = await apiGet(path, query);
-      for (const item of body.items) {
-        if (stop && stop(item)) return { items, more: false };
-        items.push(item);
-      }
+      items.push(...body.items);
       cursor = body.next_cursor;
       if (!cursor) return { items, more: false };
     }
@@ -346,17 +343,17 @@
     message($("runs-error"), "");
     message($("more-runs"), "");
     $("count-runs").textContent = "";
-    const first = `${year}-01`;
     let result;
     try {
-      // Newest month first: stop at the first run before the year.
-      result = await apiList("/api/v1/subsidy/runs", {}, (run) => String(run.month) < first);
+      // The service keeps the year's runs (newest month first): at most one per month and
+      // group, so one page in practice.
+      result = await apiList("/api/v1/subsidy/runs", { year: String(year) });
     } catch (e) {
       if (e instanceof SignedOut) throw e;
       message($("runs-error"), explain(e, "发放批次"));
       return;
     }
-    const runs = result.items.filter((run) => String(run.month).startsWith(`${year}-`));
+    const runs = result.items;
     for (const run of runs) {
       body.appendChild(el("tr", { "data-testid": "run-row", "data-run-id": run.id }, [
         cell("code", run.code, run.code),
@@ -373,7 +370,7 @@
     }
     if (!runs.length) body.appendChild(emptyRow(10, `${year} 年暂无发放批次`));
     $("count-runs").textContent = `（${year} 年 ${runs.length} 批）`;
-    message($("more-runs"), result.more ? `批次较多，仅列出最近 ${PAGE_LIMIT * MAX_PAGES} 批中属于 ${year} 年的批次。` : "");
+    message($("more-runs"), result.more ? `批次较多，仅列出 ${year} 年最近的 ${PAGE_LIMIT * MAX_PAGES} 批。` : "");
   }
 
   // -- rendering ----------------------------------------------------------------------------

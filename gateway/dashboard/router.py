@@ -8,8 +8,9 @@ reads, with that token, only what the API offers every client:
 - ``GET /api/v1/reports/kpis?year=`` — the KPI report (POLICY.md, "KPIs on one page"), shown as a
   table per area (district first, then the towns) with target and 达标/未达标, and as bar charts;
 - ``GET /api/v1/relief/cases?sla_state=at_risk|breached`` — relief cases at risk or past the
-  R-TR-2 deadline at the clock's now (no applicant data shown);
-- ``GET /api/v1/subsidy/runs`` — the payment runs of the selected year (aggregates only).
+  R-TR-2 deadline at the clock's now, whatever their year (a warning list: the year selector
+  does not apply to it; no applicant data shown);
+- ``GET /api/v1/subsidy/runs?year=`` — the payment runs of the selected year (aggregates only).
 
 Every figure on the page carries ``data-kpi="<area_code>:<kpi_id>"`` and ``data-field`` (``value``,
 ``numerator``, ``denominator``, ``target``, ``met``) with the API's raw value in ``data-raw``;

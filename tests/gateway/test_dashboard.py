@@ -102,8 +102,9 @@ class Page:
     """One browser tab on the dashboard, collecting console errors (CSP violations among them)."""
 
     def __init__(self, page: Any, gateway_url: str) -> None:
-        self.page, self.gateway_url, self.errors = page, gateway_url, []
+        self.page, self.gateway_url, self.errors, self.requests = page, gateway_url, [], []
         page.on("console", lambda msg: self.errors.append(msg.text) if msg.type == "error" else None)
+        page.on("request", lambda request: self.requests.append(request.url))
         page.on("pageerror", lambda exc: self.errors.append(str(exc)))
 
     async def open(self) -> None:
@@ -324,8 +325,10 @@ async def check_cases(page: Page, client: httpx.AsyncClient) -> dict[str, list[s
 
 
 async def check_runs(page: Page, client: httpx.AsyncClient, year: int) -> list[str]:
-    """The runs on the page are the subsidy API's runs of ``year``, newest month first."""
+    """The runs on the page are the subsidy API's runs of ``year``, newest month first (the whole
+    list filtered here, and the service's own ``?year=`` filter, which the page uses)."""
     api_runs = [r for r in await all_items(client, "/api/v1/subsidy/runs") if r["month"].startswith(f"{year}-")]
+    assert [r["id"] for r in await all_items(client, "/api/v1/subsidy/runs", year=str(year))] == [r["id"] for r in api_runs]
     rows = await page.rows("#runs tr[data-testid=run-row]", "data-run-id")
     assert [r["id"] for r in rows] == [r["id"] for r in api_runs]
     for row, run in zip(rows, api_runs, strict=True):
@@ -421,6 +424,9 @@ async def test_figures_cases_and_runs_equal_the_api(tab: Page, admin: httpx.Asyn
 
         runs = await check_runs(tab, client, YEAR)
         assert [r for r in runs if r in {w["id"] for w in world["runs"]}] == [w["id"] for w in world["runs"]]
+        # The year's runs come from the service's filter: one page, no walk through older years.
+        run_requests = [u for u in tab.requests if "/api/v1/subsidy/runs" in u]
+        assert len(run_requests) == 1 and f"year={YEAR}" in run_requests[0], run_requests
 
         # No personal data: not the applicants' name or ID numbers, not the wish family's.
         html = await tab.page.content()

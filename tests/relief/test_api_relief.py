@@ -18,6 +18,7 @@ import pytest
 
 from deploy.embedded import free_port
 from deploy.suite import ROOT
+from shared.calendar import TZ
 from shared.ids import make_id_number
 from tests.conftest import load_cases
 
@@ -27,7 +28,7 @@ WORKING_DAYS = load_cases("working-days.json")
 # Each test owns a town (and year), so their reserves and lists never interfere.
 T_TIER_FULL = "350505100"   # 南埔镇: allocation 20000.00 only
 T_TIER_LOW = "350505001"    # 山腰街道: allocation 20000.00, then 6 × 3000.00 paid: 2000.00 left
-T_FLOW = "350505101"        # 界山镇: the case flow
+T_FLOW = "350505101"        # 界山镇: the case flow (2020); the list's year filter (2021)
 T_TIMERS = "350505102"      # 后龙镇: two relief processes
 T_RESTART = "350505103"     # 峰尾镇: breach while stopped
 T_DAYS = "350505105"        # 前黄镇: working-day cases, provisional deadlines
@@ -376,6 +377,32 @@ async def test_bad_input_is_refused_and_nothing_stored(api, set_clock, users, ch
     assert response.json()["code"] == code
     assert await count_cases(api) == before
     assert (await api.get("/api/v1/relief/cases", params={"town": T_EMPTY})).json()["items"] == []
+
+
+async def test_cases_listed_by_year_of_acceptance(set_clock, users) -> None:
+    """``GET /cases?year=``: the year of ``accepted_at`` in Asia/Shanghai (as the SLA KPIs count
+    it). No case can be accepted before 2020 (no relief parameters in force), so the neighbours
+    are the last half hour of 2020 and the first minutes of 2021 (still 2020 in UTC)."""
+    await set_clock("2021-01-02T09:00:00+08:00")
+    worker = await users.get(f"worker:{T_FLOW}")
+    late = await open_case(worker, case_body(T_FLOW, accepted_at="2020-12-31T23:30:00+08:00", seq=41))
+    early = await open_case(worker, case_body(T_FLOW, accepted_at="2021-01-01T00:10:00+08:00", seq=42))
+
+    async def listed(**params: Any) -> list[dict[str, Any]]:
+        response = await worker.get("/api/v1/relief/cases", params={"limit": 500, **params})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    assert [c["id"] for c in await listed(town=T_FLOW, year=2021)] == [early["id"]]  # 界山镇's 2021 is this test's
+    in_2020 = await listed(town=T_FLOW, year=2020)
+    assert late["id"] in {c["id"] for c in in_2020} and early["id"] not in {c["id"] for c in in_2020}
+    assert all(datetime.fromisoformat(c["accepted_at"]).astimezone(TZ).year == 2020 for c in in_2020)
+    assert await listed(year=2019) == []
+    assert [c["id"] for c in await listed(year=2021, sla_state="on_track")] == [early["id"]]
+    for value, code in (("abc", "int_parsing"), ("1800", "greater_than_equal"), ("2101", "less_than_equal")):
+        response = await worker.get("/api/v1/relief/cases", params={"year": value})
+        assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM), response.text
+        assert response.json()["code"] == code and [e["field"] for e in response.json()["errors"]] == ["year"]
 
 
 async def test_malformed_case_id_and_bad_calculator_input(api) -> None:

@@ -399,3 +399,45 @@ async def test_person_moved_out_of_the_district(relief_db: ReliefDb) -> None:
         with pytest.raises(Problem) as err:
             await cases.open_case(uow=uow, principal=CASEWORKER, data=body)
         assert err.value.code == "applicant_moved_away"
+
+
+# -- GET /cases?year= ------------------------------------------------------------------------------
+
+
+async def test_cases_of_a_year_are_those_accepted_in_it_in_shanghai_time(databases) -> None:
+    """``GET /cases?year=`` (the endpoint function, on a database of its own so the list is exact):
+    the year of ``accepted_at`` in Asia/Shanghai, as the SLA KPIs count it. 2019 is impossible
+    here (no relief parameters before 2020-01-01), so the neighbours are the last half hour of
+    2020 and the first ten minutes of 2021 — the latter still 2020 in UTC."""
+    from services.relief.cases.router import list_cases
+    from shared.clock import ControllableClock
+    from shared.migrations import upgrade
+    from shared.pagination import PageParams
+
+    url = await databases.create("relief_year")
+    await asyncio.to_thread(upgrade, "relief", url)
+    db = ReliefDb(url, ControllableClock(datetime.fromisoformat("2021-01-02T09:00:00+08:00")))
+    try:
+        async with db.uow() as uow:
+            late = await cases.open_case(uow=uow, principal=ADMIN, data=non_local(1, accepted_at="2020-12-31T23:30:00+08:00"))
+            early = await cases.open_case(uow=uow, principal=ADMIN, data=non_local(2, accepted_at="2021-01-01T00:10:00+08:00"))
+            await uow.commit()
+
+        async def listed(**filters) -> list[str]:
+            given = {"town": None, "status": None, "kind": None, "sla_state": None, "person_id": None,
+                     "household_id": None, "year": None, **filters}
+            page = await list_cases(**given, page=PageParams(limit=50, after=None), uow=db.uow(), principal=ADMIN)
+            return [c.id for c in page.items]
+
+        assert await listed(year=2020) == [str(late.id)]
+        assert await listed(year=2021) == [str(early.id)]
+        assert await listed(year=2019) == []
+        assert sorted(await listed()) == sorted([str(early.id), str(late.id)])
+        db.set("2021-01-20T09:00:00+08:00")  # both past their 5 working days
+        assert await listed(year=2021, town=TOWN, sla_state="breached") == [str(early.id)]  # combined (AND)
+        assert await listed(year=2021, town=OTHER_TOWN) == []
+        # In the SQL: a half-open range on the column itself (an index on it could serve it).
+        sql = str(cases.list_query(cases.CaseFilter(year=2020), db.clock.now(), limit=10, after=None).compile())
+        assert "cases.accepted_at >= :accepted_at_1 AND cases.accepted_at < :accepted_at_2" in sql
+    finally:
+        await db.engine.dispose()

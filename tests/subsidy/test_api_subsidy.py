@@ -618,6 +618,27 @@ async def test_bad_input_is_refused_and_nothing_stored(api, system_clients) -> N
     assert [v["value"] for v in versions] == ["600.00", "720.00"]
 
 
+async def test_runs_listed_by_year(api) -> None:
+    """``GET /runs?year=``: the runs whose month lies in the year, combined with the other
+    filters. Disability runs of 2019 are this test's alone, so that list is exact."""
+    december, january = await checked_run(api, "2019-12", "disability"), await checked_run(api, "2020-01", "disability")
+
+    async def listed(**params: str) -> list[dict[str, Any]]:
+        response = await api.get("/api/v1/subsidy/runs", params={"limit": 500, **params})
+        assert response.status_code == 200, response.text
+        return response.json()["items"]
+
+    assert [r["id"] for r in await listed(year="2019", benefit_group="disability")] == [december["id"]]
+    runs_2020 = await listed(year="2020", benefit_group="disability")
+    assert january["id"] in {r["id"] for r in runs_2020} and december["id"] not in {r["id"] for r in runs_2020}
+    assert runs_2020 and all(r["month"].startswith("2020-") and r["benefit_group"] == "disability" for r in runs_2020)
+    assert [r["id"] for r in await listed(year="2020", month="2020-01", benefit_group="disability")] == [january["id"]]
+    assert await listed(year="2020", month="2019-12") == []
+    for value, code in (("abc", "int_parsing"), ("1800", "greater_than_equal"), ("2101", "less_than_equal")):
+        body = problem(await api.get("/api/v1/subsidy/runs", params={"year": value}), 422, code)
+        assert [e["field"] for e in body["errors"]] == ["year"]
+
+
 async def test_parameters_are_versioned_and_used_by_date(api) -> None:
     listed = (await api.get("/api/v1/subsidy/parameters", params={"on": "2020-04-15"})).json()["items"]
     multiplier = next(p for p in listed if p["key"] == "price_multiplier")

@@ -254,3 +254,29 @@ async def test_older_events_never_overwrite_newer_state(db: Db) -> None:
         row = await uow.session.get(RosterBenefit, benefit)
         # Decided in 2019 at standard 600: implied 12-month income (600 − 500) × 12.
         assert (row.last_month, row.amount_basis, row.net_income_12m) == (date(2020, 5, 1), "gap", Decimal("1200.00"))
+
+
+async def test_runs_of_a_year_combine_with_the_other_filters(db: Db) -> None:
+    """``GET /runs?year=`` (the endpoint function): the runs whose month lies in the year, with
+    ``benefit_group`` and ``month`` (AND). The module's database holds other tests' housing and
+    assistance runs of 2019 and 2020; the disability runs here are the only ones of their group."""
+    from services.subsidy.runs.router import list_runs
+    from shared.pagination import PageParams
+
+    december, january = await db.run(date(2019, 12, 1), "disability"), await db.run(date(2020, 1, 1), "disability")
+
+    async def listed(**filters) -> list[str]:
+        given = {"month": None, "benefit_group": None, "year": None, **filters}
+        page = await list_runs(**given, page=PageParams(limit=500, after=None), uow=db.uow(), _=ADMIN)
+        return [str(r.id) for r in page.items]
+
+    assert await listed(year=2020, benefit_group="disability") == [str(january.id)]
+    assert await listed(year=2019, benefit_group="disability") == [str(december.id)]
+    assert await listed(year=2021, benefit_group="disability") == []
+    assert await listed(year=2020, month="2020-01", benefit_group="disability") == [str(january.id)]
+    assert await listed(year=2020, month="2019-12") == []
+    every_2020 = await listed(year=2020)
+    assert str(january.id) in every_2020 and str(december.id) not in every_2020
+    async with db.uow() as uow:
+        months = (await uow.session.execute(select(PaymentRun.id, PaymentRun.month))).all()
+    assert sorted(every_2020) == sorted(str(i) for i, m in months if m.year == 2020)

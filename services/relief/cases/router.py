@@ -223,13 +223,23 @@ async def list_cases(
     sla_state: SlaFilter | None = Query(None, description="R-TR-2 state now"),
     person_id: str | None = Query(None, max_length=64),
     household_id: str | None = Query(None, max_length=64),
+    year: int | None = Query(None, ge=2000, le=2100,
+                             description="only cases accepted (受理) that calendar year, Asia/Shanghai"),
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> Page[CaseOut]:
-    """Cases, newest first, filtered by town, status, kind and SLA state (R-TR-2: on_track,
-    at_risk, breached, met, not_applicable — at the clock's now). A town-scoped user sees its own
-    town only (another ``town`` is 404). ID numbers are masked here."""
+    """Cases, newest first (``created_at``), filtered by town, status, kind, SLA state (R-TR-2:
+    on_track, at_risk, breached, met, not_applicable — at the clock's now), person, household
+    and year. All filters combine (AND). A town-scoped user sees its own town only (another
+    ``town`` is 404). ID numbers are masked here.
+
+    ``year`` (2000–2100): cases whose ``accepted_at`` (受理时间) falls in that calendar year in
+    Asia/Shanghai time, i.e. ``[year-01-01T00:00+08:00, (year+1)-01-01T00:00+08:00)`` — the year
+    the relief KPIs and ``/sla-summary?year=`` count a case in. Suggested cases not yet accepted
+    have no acceptance time and are in no year. 422 problem+json: ``int_parsing`` (not an
+    integer), ``greater_than_equal`` / ``less_than_equal`` (out of range); 422
+    ``invalid_cursor``; 422 ``unknown_town``."""
     if town is not None:
         _known_town(town)
         principal.ensure_town(town, "town")
@@ -237,7 +247,7 @@ async def list_cases(
     else:
         towns = None if principal.district_wide else [principal.town or ""]
     flt = service.CaseFilter(towns=towns, status=status, kind=kind, sla_state=sla_state, person_id=person_id,
-                             household_id=household_id)
+                             household_id=household_id, year=year)
     async with uow:
         now = uow.now()
         try:

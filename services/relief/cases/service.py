@@ -561,6 +561,14 @@ def sla_state_clause(state: str, now: datetime):  # noqa: ANN201 - a SQLAlchemy 
     return or_(~has_sla, ReliefCase.status.not_in(("open", "approved", "paid")))
 
 
+def accepted_in_year(year: int):  # noqa: ANN201 - a SQLAlchemy clause
+    """SQL condition "accepted (受理) in calendar ``year``, Asia/Shanghai": a half-open range on
+    ``accepted_at`` (sargable), the year the R-TR-2 KPIs count a case in. Never-accepted
+    (suggested) cases have no ``accepted_at`` and fall in no year."""
+    start, end = datetime(year, 1, 1, tzinfo=TZ), datetime(year + 1, 1, 1, tzinfo=TZ)
+    return and_(ReliefCase.accepted_at >= start, ReliefCase.accepted_at < end)
+
+
 @dataclass(frozen=True)
 class CaseFilter:
     towns: Sequence[str] | None = None
@@ -569,11 +577,14 @@ class CaseFilter:
     sla_state: str | None = None
     person_id: str | None = None
     household_id: str | None = None
+    year: int | None = None  # accepted that year (Asia/Shanghai), see accepted_in_year
 
 
 def list_query(f: CaseFilter, now: datetime, *, limit: int, after: list[Any] | None) -> Select[tuple[ReliefCase]]:
     """Newest first, keyset on (created_at, id)."""
     query = select(ReliefCase).order_by(ReliefCase.created_at.desc(), ReliefCase.id.desc()).limit(limit + 1)
+    if f.year is not None:
+        query = query.where(accepted_in_year(f.year))
     if f.towns is not None:
         query = query.where(ReliefCase.town.in_(list(f.towns)))
     if f.status:
@@ -600,7 +611,6 @@ async def sla_counts(session: AsyncSession, now: datetime, *, towns: Sequence[st
     columns = [func.count(sql_case((sla_state_clause(s, now), 1))).label(s) for s in states]
     query = select(ReliefCase.town, *columns).where(ReliefCase.deadline_at.is_not(None), ReliefCase.town.in_(list(towns)))
     if year is not None:
-        start = datetime(year, 1, 1, tzinfo=TZ)
-        query = query.where(ReliefCase.accepted_at >= start, ReliefCase.accepted_at < datetime(year + 1, 1, 1, tzinfo=TZ))
+        query = query.where(accepted_in_year(year))
     rows = (await session.execute(query.group_by(ReliefCase.town))).all()
     return {row.town: {s: int(getattr(row, s)) for s in states} for row in rows}

@@ -87,15 +87,22 @@ async def create_run(
 async def list_runs(
     month: str | None = Query(None, description="YYYY-MM"),
     benefit_group: BenefitGroup | None = None,
+    year: int | None = Query(None, ge=2000, le=2100, description="only runs whose month falls in that year"),
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     _: Principal = Depends(require_roles(*RUN_READERS)),
 ) -> Page[RunOut]:
-    """Runs, newest month first (aggregates only: no personal data)."""
+    """Runs, newest month first (aggregates only: no personal data), paginated (``limit``,
+    ``cursor``).
+
+    Filters, combined with AND: ``month`` (``YYYY-MM``), ``benefit_group``, ``year`` (2000–2100:
+    the runs paying a month of that calendar year, ``YYYY-01`` … ``YYYY-12``; with ``month`` of
+    another year the list is empty). 422 problem+json: ``month_format``; for ``year``
+    ``int_parsing`` (not an integer), ``greater_than_equal`` / ``less_than_equal`` (out of range)."""
     parsed = _month_query(month)
     async with uow:
         after = (str(page.after[0]), str(page.after[1])) if page.after else None
-        runs = await service.list_runs(uow, limit=page.limit, after=after, month=parsed, group=benefit_group)
+        runs = await service.list_runs(uow, limit=page.limit, after=after, month=parsed, group=benefit_group, year=year)
         items = [RunOut.of(r) for r in runs]
     return make_page(items, page.limit, key=lambda r: [r.month.isoformat(), str(r.id)])
 

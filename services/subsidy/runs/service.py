@@ -489,10 +489,15 @@ async def list_lines(
     return list((await uow.session.scalars(query.order_by(PaymentLine.id).limit(limit + 1))).all())
 
 
-async def list_runs(uow: UnitOfWork, *, limit: int, after: tuple[str, str] | None, month: date | None, group: str | None) -> list[PaymentRun]:
+async def list_runs(uow: UnitOfWork, *, limit: int, after: tuple[str, str] | None, month: date | None, group: str | None,
+                    year: int | None = None) -> list[PaymentRun]:
+    """At most ``limit + 1`` runs, newest month first, keyset ``after`` = (month, id); ``year``: a
+    half-open range on ``month`` (the leading column of the (month, benefit_group) unique index)."""
     query = select(PaymentRun)
     if month:
         query = query.where(PaymentRun.month == month)
+    if year is not None:
+        query = query.where(PaymentRun.month >= date(year, 1, 1), PaymentRun.month < date(year + 1, 1, 1))
     if group:
         query = query.where(PaymentRun.benefit_group == group)
     if after is not None:
