@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, or_, select, tuple_
+from sqlalchemy import and_, bindparam, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,64 +35,96 @@ def _text(value: Any, limit: int) -> str | None:
     return None if value is None or value == "" else str(value)[:limit]
 
 
-async def _place_household(session: AsyncSession, event: CloudEvent, household_id: str, now: datetime) -> None:
-    """Keep ``household_id``'s current town: the registry's household events decide (newest
-    ``revision`` wins); any other event only fills a town still unknown."""
+# The projection's statements, built once with bound parameters: SQLAlchemy compiles each a single
+# time (its compiled cache), asyncpg keeps it prepared, and an event costs one round trip — the
+# household's place and its chain entry in one statement (a data-modifying CTE), executemany when a
+# move names two households. No ORM state is involved.
+_households = ChainHousehold.__table__
+_entries = ChainEntry.__table__
+
+
+def _param(name: str, column: Any) -> Any:
+    # Parameter names differ from column names: SQLAlchemy reserves those for its own VALUES binds.
+    return bindparam(name, type_=column.type)
+
+
+def _place(*, registry: bool) -> Any:
+    """Upsert of ``:hh``'s town. ``registry``: an ``eligibility.household.*`` event decides (the
+    newest ``revision`` wins); otherwise the event only fills a town still unknown."""
+    h = _households.c
+    statement = insert(_households).values(
+        household_id=_param("hh", h.household_id), town=_param("h_town", h.town),
+        village=_param("h_village", h.village), revision=_param("h_revision", h.revision),
+        updated_at=_param("now", h.updated_at),
+    )
+    x = statement.excluded
+    if registry:
+        return statement.on_conflict_do_update(
+            index_elements=[h.household_id],
+            set_={"town": x.town, "village": x.village, "revision": x.revision, "updated_at": x.updated_at},
+            where=or_(h.revision.is_(None), and_(x.revision.is_not(None), x.revision > h.revision)),
+        )
+    return statement.on_conflict_do_update(
+        index_elements=[h.household_id],
+        set_={"town": x.town, "village": x.village, "updated_at": x.updated_at},
+        where=and_(h.town.is_(None), x.town.is_not(None)),
+    )
+
+
+def _with_entry(place: Any) -> Any:
+    """``place`` then the event's entry for ``:hh`` (one per event and household: ON CONFLICT)."""
+    e = _entries.c
+    return insert(_entries).values(
+        household_id=_param("hh", e.household_id), occurred_at=_param("e_at", e.occurred_at),
+        service=_param("e_service", e.service), type=_param("e_type", e.type), step=_param("e_step", e.step),
+        subject=_param("e_subject", e.subject), summary=_param("e_summary", e.summary), data=_param("e_data", e.data),
+        event_id=_param("e_id", e.event_id),
+    ).on_conflict_do_nothing().add_cte(place.cte("placed"))
+
+
+PLACE_BY_REGISTRY = _place(registry=True)
+PLACE_IF_UNKNOWN = _place(registry=False)
+ENTRY_PLACED_BY_REGISTRY = _with_entry(_place(registry=True))
+ENTRY_PLACED_IF_UNKNOWN = _with_entry(_place(registry=False))
+
+
+def _placement(event: CloudEvent, household_id: str, now: datetime) -> dict[str, Any]:
+    """The place parameters of ``household_id``: the town and village the event gives it."""
     data = event.data
     if event.type in HOUSEHOLD_EVENTS:
         revision = data.get("revision")
-        statement = insert(ChainHousehold).values(
-            household_id=household_id, town=_text(data.get("town"), 9), village=_text(data.get("village"), 12),
-            revision=int(revision) if revision is not None else None, updated_at=now,
-        )
-        newer = or_(
-            ChainHousehold.revision.is_(None),
-            and_(statement.excluded.revision.is_not(None), statement.excluded.revision > ChainHousehold.revision),
-        )
-        await session.execute(statement.on_conflict_do_update(
-            index_elements=[ChainHousehold.household_id],
-            set_={"town": statement.excluded.town, "village": statement.excluded.village,
-                  "revision": statement.excluded.revision, "updated_at": statement.excluded.updated_at},
-            where=newer,
-        ))
-        return
-    if event.type == "eligibility.person.moved":
+        town, village, revision = data.get("town"), data.get("village"), int(revision) if revision is not None else None
+    elif event.type == "eligibility.person.moved":
         # The household left is in from_town, the one joined in to_town.
         town = data.get("from_town") if household_id == str(data.get("household_id")) else data.get("to_town")
-        village = None
+        village, revision = None, None
     else:
-        town, village = town_of(event.type, data), data.get("village")
-    statement = insert(ChainHousehold).values(
-        household_id=household_id, town=_text(town, 9), village=_text(village, 12), revision=None, updated_at=now,
-    )
-    await session.execute(statement.on_conflict_do_update(
-        index_elements=[ChainHousehold.household_id],
-        set_={"town": statement.excluded.town, "village": statement.excluded.village,
-              "updated_at": statement.excluded.updated_at},
-        where=and_(ChainHousehold.town.is_(None), statement.excluded.town.is_not(None)),
-    ))
+        town, village, revision = town_of(event.type, data), data.get("village"), None
+    return {"hh": household_id[:64], "h_town": _text(town, 9), "h_village": _text(village, 12),
+            "h_revision": revision, "now": now}
 
 
 async def project_event(session: AsyncSession, event: CloudEvent, *, now: datetime) -> int:
-    """Apply one consumed event to the projection: the households' towns, then one chain entry
-    per household it concerns (see :mod:`gateway.reports.entries`). Returns how many entries the
-    event stands for (0 for an event about no household, or one that only moves a town); applied
-    again it writes nothing more (one entry per event and household)."""
+    """Apply one consumed event to the projection: the households' towns (the registry's household
+    events decide, newest ``revision`` first; any other event only fills a town still unknown), and
+    one chain entry per household it concerns (see :mod:`gateway.reports.entries`). Returns how many
+    entries the event stands for (0 for an event about no household, or one that only moves a town);
+    applied again it writes nothing more (one entry per event and household). One round trip."""
     households = households_of(event.type, event.data)
     if not households:
         return 0
-    for household_id in households:
-        await _place_household(session, event, household_id[:64], now)
+    registry = event.type in HOUSEHOLD_EVENTS
+    rows = [_placement(event, household_id, now) for household_id in households]
     described = describe(event.type, event.data)
     if described is None:
+        await session.execute(PLACE_BY_REGISTRY if registry else PLACE_IF_UNKNOWN, rows)
         return 0
-    rows = [
-        {"household_id": household_id[:64], "occurred_at": event.time, "service": event.type.split(".", 1)[0],
-         "type": event.type, "step": described.step, "subject": _text(event.subject, 128), "summary": described.summary,
-         "data": described.data, "event_id": event.id}
-        for household_id in described.households
-    ]
-    await session.execute(insert(ChainEntry).on_conflict_do_nothing(), rows)
+    # describe() names the same households, in the same order, as households_of().
+    entry = {"e_at": event.time, "e_service": event.type.split(".", 1)[0], "e_type": event.type,
+             "e_step": described.step, "e_subject": _text(event.subject, 128), "e_summary": described.summary,
+             "e_data": described.data, "e_id": event.id}
+    await session.execute(ENTRY_PLACED_BY_REGISTRY if registry else ENTRY_PLACED_IF_UNKNOWN,
+                          [{**row, **entry} for row in rows])
     log.debug("gateway.reports.chain.projected", event_type=event.type, entries=len(rows))
     return len(rows)
 

@@ -642,6 +642,9 @@ async def test_one_event_is_projected_once_and_a_move_names_both_households(chai
         assert await project_event(session, moved, now=datetime.fromisoformat(T4)) == 2
         assert await project_event(session, moved, now=datetime.fromisoformat(T4)) == 2  # ON CONFLICT: no second row
         assert await project_event(session, outside, now=datetime.fromisoformat(T4)) == 0
+        # Another service's event only fills a town still unknown: the household left stays in TOWN.
+        assert await project_event(session, event("relief.case.opened", {"case_id": "c9", "town": OTHER_TOWN, "household_id": left},
+                                                  at_=T4, subject="c9"), now=datetime.fromisoformat(T4)) == 1
         await session.commit()
         count = await session.scalar(select(func.count()).select_from(ChainEntry).where(ChainEntry.event_id == moved.id))
         towns = dict((await session.execute(select(ChainHousehold.household_id, ChainHousehold.town)

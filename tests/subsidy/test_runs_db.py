@@ -256,6 +256,66 @@ async def test_older_events_never_overwrite_newer_state(db: Db) -> None:
         assert (row.last_month, row.amount_basis, row.net_income_12m) == (date(2020, 5, 1), "gap", Decimal("1200.00"))
 
 
+async def test_roster_handlers_stamp_deaths_and_ends_and_keep_the_latest_facts(db: Db) -> None:
+    """The fixed (cached) roster statements: a death or an end is stamped with its transaction id
+    once (the runs' re-check reads it), moves, self-care levels and placements keep the latest fact."""
+    from services.subsidy.roster.models import RosterBenefitMember, RosterCareLevel, RosterPlacement
+
+    hh, alive, dead = f"h-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+    snapshot = {"household_id": hh, "town": "350505100", "members": [
+        {"person_id": alive, "name": "林一"}, {"person_id": dead, "name": "林二", "deceased_on": "2020-03-01"}]}
+    await db.apply(handlers.apply_household, db.event(handlers.HOUSEHOLD_REGISTERED, snapshot, hh))
+
+    async def person(person_id: str) -> RosterPerson:
+        async with db.uow() as uow:
+            row = await uow.session.get(RosterPerson, person_id)
+            uow.session.expunge(row)  # keep the loaded state after the read-only transaction ends
+            return row
+
+    first = await person(dead)
+    assert (await person(alive)).deceased_xid is None and first.deceased_xid is not None
+    await db.apply(handlers.apply_household, db.event(handlers.HOUSEHOLD_CHANGED, snapshot, hh))
+    assert (await person(dead)).deceased_xid == first.deceased_xid  # the same death: not stamped again
+
+    move = db.event(handlers.PERSON_MOVED, {"person_id": alive, "household_id": hh, "to_town": "350505101"}, alive)
+    stale = db.event(handlers.PERSON_MOVED, {"person_id": alive, "to_town": "350505102", "to_household_id": "h-x"}, alive,
+                     at=T0 - timedelta(days=1))
+    await db.apply(handlers.apply_moved, move)
+    await db.apply(handlers.apply_moved, stale)
+    assert ((row := await person(alive)).town, row.household_id) == ("350505101", hh)
+    await db.apply(handlers.apply_moved, db.event(handlers.PERSON_MOVED, {"person_id": alive, "to_town": "350505102",
+                                                                          "to_household_id": "h-y"}, alive))
+    assert ((row := await person(alive)).town, row.household_id) == ("350505102", "h-y")
+
+    later = db.event(handlers.SELFCARE_ASSESSED, {"person_id": alive, "level": "full_loss", "assessed_on": "2020-05-01"}, alive)
+    earlier = db.event(handlers.SELFCARE_ASSESSED, {"person_id": alive, "level": "self_care", "assessed_on": "2020-04-01"}, alive)
+    placed = db.event(handlers.PLACEMENT_MADE, {"placement_id": f"pl-{hh}", "person_id": alive, "home_id": "home-1",
+                                                "started_on": "2020-05-02", "level": "full_loss"}, f"pl-{hh}")
+    for handler, event in ((handlers.apply_selfcare, later), (handlers.apply_selfcare, earlier),
+                           (handlers.apply_placement, placed), (handlers.apply_placement_ended, db.event(
+                               handlers.PLACEMENT_ENDED, {"placement_id": f"pl-{hh}", "ended_on": "2020-05-20"}, f"pl-{hh}")),
+                           (handlers.apply_placement, placed)):  # a replay keeps the end
+        await db.apply(handler, event)
+
+    benefit = f"b-{hh}"
+    granted = {"benefit_id": benefit, "household_id": hh, "person_id": alive, "category": "tekun",
+               "monthly_amount": "900.00", "effective_month": "2020-01", "members": [dead]}
+    await db.apply(handlers.apply_benefit, db.event(handlers.BENEFIT_GRANTED, granted, benefit))
+    async with db.uow() as uow:
+        level = await uow.session.get(RosterCareLevel, alive)
+        assert (level.level, level.assessed_on) == ("full_loss", date(2020, 5, 1))
+        placement = await uow.session.get(RosterPlacement, f"pl-{hh}")
+        assert (placement.home_id, placement.ended_on) == ("home-1", date(2020, 5, 20))
+        open_benefit = await uow.session.get(RosterBenefit, benefit)
+        members = (await uow.session.scalars(select(RosterBenefitMember.person_id)
+                                             .where(RosterBenefitMember.benefit_id == benefit))).all()
+        assert (open_benefit.ended_xid, open_benefit.last_month, members) == (None, None, [alive])  # tekun: the payee only
+    await db.apply(handlers.apply_benefit, db.event(handlers.BENEFIT_CHANGED, {**granted, "last_month": "2020-06"}, benefit))
+    async with db.uow() as uow:
+        ended = await uow.session.get(RosterBenefit, benefit)
+        assert ended.last_month == date(2020, 6, 1) and ended.ended_xid is not None
+
+
 async def test_runs_of_a_year_combine_with_the_other_filters(db: Db) -> None:
     """``GET /runs?year=`` (the endpoint function): the runs whose month lies in the year, with
     ``benefit_group`` and ``month`` (AND). The module's database holds other tests' housing and

@@ -13,7 +13,7 @@ from typing import Any
 
 import structlog
 from pydantic import BaseModel, ConfigDict, field_validator
-from sqlalchemy import case, delete, func, literal_column, update
+from sqlalchemy import Date, String, bindparam, case, delete, func, literal_column, null, update
 from sqlalchemy.dialects.postgresql import insert
 
 from services.subsidy.benefits import rules as benefit_rules
@@ -202,6 +202,126 @@ class PlacementEndedIn(_In):
     ended_on: date
 
 
+def _xid_if(param: str) -> Any:
+    """This transaction's id when the bound date ``param`` is set, else NULL (a VALUES expression)."""
+    return case((bindparam(param, type_=Date()).is_not(None), XID), else_=null())
+
+
+# Every statement below is built once, with bound parameters: SQLAlchemy compiles each a single
+# time (its compiled cache) and asyncpg keeps it prepared; a member list is sent as executemany of
+# one statement (one round trip), never as a multi-row VALUES rebuilt and recompiled per event.
+_households = RosterHousehold.__table__
+_persons = RosterPerson.__table__
+_benefits = RosterBenefit.__table__
+_benefit_members = RosterBenefitMember.__table__
+_care_levels = RosterCareLevel.__table__
+_placements = RosterPlacement.__table__
+
+
+def _household_upsert() -> Any:
+    stmt = insert(_households)
+    x = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[_households.c.household_id],
+        set_={c: x[c] for c in ("town", "village", "registered_poor", "ex_poor", "edge", "lonely_elderly", "event_time")},
+        where=_households.c.event_time <= x.event_time,
+    )
+
+
+_PERSON_COLUMNS = (
+    "household_id", "town", "village", "name", "id_number", "sex", "birth_date", "relation", "disability_grade",
+    "disability_kind", "long_term_care", "serious_illness", "school_enrolment", "work_injury_care_allowance",
+    "bank_account", "orphan", "child_without_care", "revolutionary_veteran", "event_time",
+)
+
+
+def _person_upsert() -> Any:
+    # ``death`` repeats deceased_on: a new person who is dead is stamped with this transaction.
+    stmt = insert(_persons).values(deceased_xid=_xid_if("death"))
+    x, p = stmt.excluded, _persons.c
+    # A household snapshot never clears a death already projected (deaths are facts; a correction
+    # would be its own event); a new or changed date of death is stamped with this transaction.
+    new_death = func.coalesce(x.deceased_on, p.deceased_on)
+    set_ = {c: x[c] for c in _PERSON_COLUMNS}
+    set_["deceased_on"] = new_death
+    set_["deceased_xid"] = case((new_death.is_distinct_from(p.deceased_on), XID), else_=p.deceased_xid)
+    return stmt.on_conflict_do_update(index_elements=[p.person_id], set_=set_, where=p.event_time <= x.event_time)
+
+
+_BENEFIT_COLUMNS = (
+    "household_id", "person_id", "category", "monthly_amount", "previous_amount", "net_income_12m", "members_count",
+    "amount_basis", "effective_month", "last_month", "end_reason", "town", "village", "decision_id", "rule", "event_time",
+)
+
+
+def _benefit_upsert() -> Any:
+    # ``ends`` repeats last_month: a benefit created already ended is stamped with this transaction.
+    stmt = insert(_benefits).values(ended_xid=_xid_if("ends"))
+    x, b = stmt.excluded, _benefits.c
+    set_ = {c: x[c] for c in _BENEFIT_COLUMNS}
+    set_["ended_xid"] = case((b.last_month.is_distinct_from(x.last_month), XID), else_=b.ended_xid)
+    return stmt.on_conflict_do_update(
+        index_elements=[b.benefit_id], set_=set_, where=b.event_time <= x.event_time,
+    ).returning(b.benefit_id)
+
+
+def _deceased_upsert() -> Any:
+    stmt = insert(_persons).values(deceased_xid=XID)
+    p = _persons.c
+    return stmt.on_conflict_do_update(
+        index_elements=[p.person_id],
+        set_={"deceased_on": stmt.excluded.deceased_on,
+              "deceased_xid": case((p.deceased_on.is_distinct_from(stmt.excluded.deceased_on), XID), else_=p.deceased_xid)},
+    )
+
+
+def _care_level_upsert() -> Any:
+    stmt = insert(_care_levels)
+    x, c = stmt.excluded, _care_levels.c
+    return stmt.on_conflict_do_update(
+        index_elements=[c.person_id],
+        set_={"level": x.level, "assessed_on": x.assessed_on, "assessment_id": x.assessment_id, "event_time": x.event_time},
+        # The later assessment wins; for the same day, the later event.
+        where=(c.assessed_on < x.assessed_on) | ((c.assessed_on == x.assessed_on) & (c.event_time <= x.event_time)),
+    )
+
+
+def _placement_upsert() -> Any:
+    stmt = insert(_placements)
+    x = stmt.excluded
+    return stmt.on_conflict_do_update(
+        index_elements=[_placements.c.placement_id],
+        set_={c: x[c] for c in ("person_id", "home_id", "home_name", "bed_type", "level", "started_on", "event_time")},
+        where=_placements.c.event_time <= x.event_time,
+    )
+
+
+HOUSEHOLD_UPSERT = _household_upsert()
+PERSON_UPSERT = _person_upsert()
+BENEFIT_UPSERT = _benefit_upsert()
+BENEFIT_MEMBERS_DELETE = delete(_benefit_members).where(_benefit_members.c.benefit_id == bindparam("b_id"))
+BENEFIT_MEMBER_INSERT = insert(_benefit_members).on_conflict_do_nothing()
+BENEFIT_END = (
+    update(_benefits)
+    .where(_benefits.c.benefit_id == bindparam("b_id"), _benefits.c.event_time <= bindparam("at"))
+    .values(last_month=bindparam("last"), end_reason=bindparam("reason"), event_time=bindparam("at"), ended_xid=XID)
+    .returning(_benefits.c.benefit_id)
+)
+DECEASED_UPSERT = _deceased_upsert()
+MOVE = (
+    update(_persons)
+    .where(_persons.c.person_id == bindparam("p_id"), _persons.c.event_time <= bindparam("at"))
+    # No household named: the person stays in theirs.
+    .values(town=bindparam("to_town"), event_time=bindparam("at"),
+            household_id=func.coalesce(bindparam("to_household", type_=String()), _persons.c.household_id))
+)
+CARE_LEVEL_UPSERT = _care_level_upsert()
+PLACEMENT_UPSERT = _placement_upsert()
+PLACEMENT_END = (
+    update(_placements).where(_placements.c.placement_id == bindparam("pl_id")).values(ended_on=bindparam("ended"))
+)
+
+
 def _person_row(person: PersonIn, household: HouseholdIn, at: datetime) -> dict[str, Any]:
     return {
         "person_id": person.person_id,
@@ -221,45 +341,28 @@ def _person_row(person: PersonIn, household: HouseholdIn, at: datetime) -> dict[
         "work_injury_care_allowance": bool(person.work_injury_care_allowance),
         "bank_account": person.bank_account,
         "deceased_on": person.deceased_on,
+        "death": person.deceased_on,
         "orphan": person.orphan,
         "child_without_care": bool(person.child_without_care),
         "revolutionary_veteran": bool(person.revolutionary_veteran),
         "event_time": at,
-        "deceased_xid": XID if person.deceased_on else None,
     }
 
 
 async def apply_household(event: CloudEvent, *, uow: UnitOfWork) -> None:
-    """``eligibility.household.registered`` / ``.changed``: the household and its members (full state)."""
+    """``eligibility.household.registered`` / ``.changed``: the household and its members (full state).
+
+    Two round trips whatever the household's size: the household row, then one executemany of the
+    member upsert. Rows are guarded by the event time (an older snapshot changes nothing)."""
     household = HouseholdIn.model_validate(event.data)
     at = event.time
-    stmt = insert(RosterHousehold).values(
-        household_id=household.household_id, town=household.town, village=household.village,
-        registered_poor=bool(household.registered_poor), ex_poor=bool(household.ex_poor),
-        edge=bool(household.edge), lonely_elderly=bool(household.lonely_elderly), event_time=at,
-    )
-    excluded = stmt.excluded
-    await uow.session.execute(stmt.on_conflict_do_update(
-        index_elements=[RosterHousehold.household_id],
-        set_={c: excluded[c] for c in ("town", "village", "registered_poor", "ex_poor", "edge", "lonely_elderly", "event_time")},
-        where=RosterHousehold.event_time <= excluded.event_time,
-    ))
-    if not household.members:
-        return
-    rows = [_person_row(p, household, at) for p in household.members]
-    pstmt = insert(RosterPerson).values(rows)
-    px = pstmt.excluded
-    columns = [c for c in rows[0] if c not in ("person_id", "deceased_on", "deceased_xid")]
-    set_ = {c: px[c] for c in columns}
-    # A household snapshot never clears a death already projected (deaths are facts; a correction
-    # would be its own event); a new or changed date of death is stamped with this transaction.
-    new_death = func.coalesce(px.deceased_on, RosterPerson.deceased_on)
-    set_["deceased_on"] = new_death
-    set_["deceased_xid"] = case(
-        (new_death.is_distinct_from(RosterPerson.deceased_on), XID), else_=RosterPerson.deceased_xid)
-    await uow.session.execute(pstmt.on_conflict_do_update(
-        index_elements=[RosterPerson.person_id], set_=set_, where=RosterPerson.event_time <= px.event_time,
-    ))
+    await uow.session.execute(HOUSEHOLD_UPSERT, {
+        "household_id": household.household_id, "town": household.town, "village": household.village,
+        "registered_poor": bool(household.registered_poor), "ex_poor": bool(household.ex_poor),
+        "edge": bool(household.edge), "lonely_elderly": bool(household.lonely_elderly), "event_time": at,
+    })
+    if household.members:
+        await uow.session.execute(PERSON_UPSERT, [_person_row(p, household, at) for p in household.members])
 
 
 async def _amount_basis(uow: UnitOfWork, benefit: BenefitIn, members_count: int) -> tuple[str, Decimal | None, date | None]:
@@ -302,36 +405,23 @@ async def apply_benefit(event: CloudEvent, *, uow: UnitOfWork) -> None:
         "benefit_id": benefit.benefit_id, "household_id": benefit.household_id, "person_id": benefit.person_id,
         "category": benefit.category, "monthly_amount": benefit.monthly_amount,
         "previous_amount": benefit.previous_amount, "net_income_12m": income, "members_count": members_count,
-        "amount_basis": basis, "effective_month": benefit.effective_month, "last_month": last_month,
+        "amount_basis": basis, "effective_month": benefit.effective_month, "last_month": last_month, "ends": last_month,
         "end_reason": None, "town": benefit.town, "village": benefit.village, "decision_id": benefit.decision_id,
         "rule": benefit.rule, "event_time": event.time,
     }
-    stmt = insert(RosterBenefit).values(**values, ended_xid=XID if last_month else None)
-    bx = stmt.excluded
-    result = await uow.session.execute(stmt.on_conflict_do_update(
-        index_elements=[RosterBenefit.benefit_id],
-        set_={c: bx[c] for c in values if c != "benefit_id"} | {"ended_xid": case(
-            (RosterBenefit.last_month.is_distinct_from(bx.last_month), XID), else_=RosterBenefit.ended_xid)},
-        where=RosterBenefit.event_time <= bx.event_time,
-    ).returning(RosterBenefit.benefit_id))
+    result = await uow.session.execute(BENEFIT_UPSERT, values)
     if result.scalar() is None:
         log.info("subsidy.roster.stale_event_ignored", event_type=event.type, event_id=event.id)
         return
-    await uow.session.execute(delete(RosterBenefitMember).where(RosterBenefitMember.benefit_id == benefit.benefit_id))
-    await uow.session.execute(insert(RosterBenefitMember).values(
-        [{"benefit_id": benefit.benefit_id, "person_id": p} for p in members]
-    ).on_conflict_do_nothing())
+    await uow.session.execute(BENEFIT_MEMBERS_DELETE, {"b_id": benefit.benefit_id})
+    await uow.session.execute(BENEFIT_MEMBER_INSERT, [{"benefit_id": benefit.benefit_id, "person_id": p} for p in members])
 
 
 async def apply_benefit_ended(event: CloudEvent, *, uow: UnitOfWork) -> None:
     """``eligibility.benefit.ended``: the last month payable and why."""
     ended = BenefitEndedIn.model_validate(event.data)
-    result = await uow.session.execute(
-        update(RosterBenefit)
-        .where(RosterBenefit.benefit_id == ended.benefit_id, RosterBenefit.event_time <= event.time)
-        .values(last_month=ended.last_month, end_reason=ended.reason, event_time=event.time, ended_xid=XID)
-        .returning(RosterBenefit.benefit_id)
-    )
+    result = await uow.session.execute(BENEFIT_END, {
+        "b_id": ended.benefit_id, "at": event.time, "last": ended.last_month, "reason": ended.reason})
     if result.scalar() is None:
         log.warning("subsidy.roster.benefit_end_ignored", event_id=event.id, benefit_id=ended.benefit_id)
 
@@ -339,51 +429,29 @@ async def apply_benefit_ended(event: CloudEvent, *, uow: UnitOfWork) -> None:
 async def apply_deceased(event: CloudEvent, *, uow: UnitOfWork) -> None:
     """``eligibility.person.deceased``: the date of death (a person not yet projected is created)."""
     data = DeceasedIn.model_validate(event.data)
-    stmt = insert(RosterPerson).values(
-        person_id=data.person_id, household_id=data.household_id, town=data.town, deceased_on=data.died_on,
-        long_term_care=False, serious_illness=False, work_injury_care_allowance=False, child_without_care=False,
-        revolutionary_veteran=False, event_time=event.time, deceased_xid=XID,
-    )
-    await uow.session.execute(stmt.on_conflict_do_update(
-        index_elements=[RosterPerson.person_id],
-        set_={
-            "deceased_on": stmt.excluded.deceased_on,
-            "deceased_xid": case((RosterPerson.deceased_on.is_distinct_from(stmt.excluded.deceased_on), XID),
-                                 else_=RosterPerson.deceased_xid),
-        },
-    ))
+    await uow.session.execute(DECEASED_UPSERT, {
+        "person_id": data.person_id, "household_id": data.household_id, "town": data.town, "deceased_on": data.died_on,
+        "long_term_care": False, "serious_illness": False, "work_injury_care_allowance": False,
+        "child_without_care": False, "revolutionary_veteran": False, "event_time": event.time,
+    })
 
 
 async def apply_moved(event: CloudEvent, *, uow: UnitOfWork) -> None:
-    """``eligibility.person.moved``: the person's town from now on."""
+    """``eligibility.person.moved``: the person's town (and household, when named) from now on."""
     data = MovedIn.model_validate(event.data)
     if data.to_town is None:  # out of the district: the benefits end by their own events
         return
-    values: dict[str, Any] = {"town": data.to_town, "event_time": event.time}
-    if data.to_household_id:
-        values["household_id"] = data.to_household_id
-    await uow.session.execute(
-        update(RosterPerson)
-        .where(RosterPerson.person_id == data.person_id, RosterPerson.event_time <= event.time)
-        .values(**values)
-    )
+    await uow.session.execute(MOVE, {
+        "p_id": data.person_id, "at": event.time, "to_town": data.to_town, "to_household": data.to_household_id or None})
 
 
 async def apply_selfcare(event: CloudEvent, *, uow: UnitOfWork) -> None:
     """``care.selfcare.assessed``: the latest self-care level (the tekun care tier, R-TK-2)."""
     data = SelfCareIn.model_validate(event.data)
-    stmt = insert(RosterCareLevel).values(
-        person_id=data.person_id, level=data.level, assessed_on=data.assessed_on,
-        assessment_id=data.assessment_id, event_time=event.time,
-    )
-    x = stmt.excluded
-    await uow.session.execute(stmt.on_conflict_do_update(
-        index_elements=[RosterCareLevel.person_id],
-        set_={"level": x.level, "assessed_on": x.assessed_on, "assessment_id": x.assessment_id, "event_time": x.event_time},
-        # The later assessment wins; for the same day, the later event.
-        where=(RosterCareLevel.assessed_on < x.assessed_on)
-        | ((RosterCareLevel.assessed_on == x.assessed_on) & (RosterCareLevel.event_time <= x.event_time)),
-    ))
+    await uow.session.execute(CARE_LEVEL_UPSERT, {
+        "person_id": data.person_id, "level": data.level, "assessed_on": data.assessed_on,
+        "assessment_id": data.assessment_id, "event_time": event.time,
+    })
 
 
 async def apply_placement(event: CloudEvent, *, uow: UnitOfWork) -> None:
@@ -392,23 +460,17 @@ async def apply_placement(event: CloudEvent, *, uow: UnitOfWork) -> None:
     if data.person_id is None:
         log.info("subsidy.roster.placement_without_registry_person", placement_id=data.placement_id)
         return
-    values = {"placement_id": data.placement_id, "person_id": data.person_id, "home_id": data.home_id,
-              "home_name": data.home_name, "bed_type": data.bed_type, "level": data.level,
-              "started_on": data.started_on, "ended_on": None, "event_time": event.time}
-    stmt = insert(RosterPlacement).values(**values)
-    await uow.session.execute(stmt.on_conflict_do_update(
-        index_elements=[RosterPlacement.placement_id],
-        set_={c: stmt.excluded[c] for c in values if c not in ("placement_id", "ended_on")},
-        where=RosterPlacement.event_time <= stmt.excluded.event_time,
-    ))
+    await uow.session.execute(PLACEMENT_UPSERT, {
+        "placement_id": data.placement_id, "person_id": data.person_id, "home_id": data.home_id,
+        "home_name": data.home_name, "bed_type": data.bed_type, "level": data.level,
+        "started_on": data.started_on, "ended_on": None, "event_time": event.time,
+    })
 
 
 async def apply_placement_ended(event: CloudEvent, *, uow: UnitOfWork) -> None:
     """``care.placement.ended``: the placement's last day."""
     data = PlacementEndedIn.model_validate(event.data)
-    await uow.session.execute(
-        update(RosterPlacement).where(RosterPlacement.placement_id == data.placement_id).values(ended_on=data.ended_on)
-    )
+    await uow.session.execute(PLACEMENT_END, {"pl_id": data.placement_id, "ended": data.ended_on})
 
 
 def register(handlers: EventHandlers) -> None:
