@@ -145,7 +145,7 @@ async def test_a_fast_path_answers_its_case_and_leaves_the_rest_to_the_route() -
     assert 'http_requests_total{method="POST",route="/double",status="200"} 2.0' in metrics
 
 
-async def test_one_access_line_per_request_but_none_for_the_services_clock_reads() -> None:
+async def test_one_access_line_per_request_but_none_for_the_services_clock_reads(monkeypatch) -> None:
     """The services read the shared clock every 2 s in demo/test mode: those reads are counted in
     the metrics, not logged; setting the clock and every other request are logged once."""
     from prometheus_client import generate_latest
@@ -166,6 +166,13 @@ async def test_one_access_line_per_request_but_none_for_the_services_clock_reads
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         with capture_logs() as logs:
+            # The module's logger may already be bound to the suite's configuration (structlog
+            # caches a logger on first use): a fresh one is bound to the capturing configuration.
+            import structlog
+
+            import shared.http
+
+            monkeypatch.setattr(shared.http, "log", structlog.get_logger("shared.http"))
             for _ in range(3):
                 assert (await client.get("/api/v1/admin/clock")).status_code == 200
             assert (await client.put("/api/v1/admin/clock")).status_code == 200
