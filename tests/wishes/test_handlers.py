@@ -123,3 +123,38 @@ async def test_no_personal_data_is_kept(db: Db) -> None:
             text("SELECT row_to_json(f)::text FROM families f WHERE household_id = :id"), {"id": household_id})
     assert row is not None and household_id in row
     assert "林秀英" not in row and "350505195003010124" not in row
+
+
+async def family_row(db: Db, household_id: str) -> dict[str, Any]:
+    async with db.uow() as uow:
+        row = (await uow.session.execute(
+            text("SELECT xmin::text AS version, revision, source_time, updated_at FROM families "
+                 "WHERE household_id = :id"),
+            {"id": household_id})).mappings().one()
+    return dict(row)
+
+
+async def test_a_replayed_state_rewrites_nothing_but_a_newer_equal_one_advances_the_revision(db: Db) -> None:
+    household_id = str(uuid.uuid4())
+    await deliver(db, events.HOUSEHOLD_REGISTERED, household(household_id, lonely_elderly=True))
+    stored = await family_row(db, household_id)
+    await deliver(db, events.HOUSEHOLD_REGISTERED, household(household_id, lonely_elderly=True))
+    assert await family_row(db, household_id) == stored
+    # Revision 3 with the same flags is still recorded, so a late revision 2 changes nothing.
+    await deliver(db, events.HOUSEHOLD_CHANGED, household(household_id, revision=3, lonely_elderly=True),
+                  at=T0 + timedelta(hours=2))
+    assert (await family_row(db, household_id))["revision"] == 3
+    await deliver(db, events.HOUSEHOLD_CHANGED, household(household_id, revision=2, registered_poor=True),
+                  at=T0 + timedelta(hours=1))
+    assert await types_of(db, household_id) == ("lonely_elderly",)
+
+
+async def test_an_older_benefit_event_changes_nothing(db: Db) -> None:
+    household_id, benefit_id = str(uuid.uuid4()), str(uuid.uuid4())
+    await deliver(db, events.HOUSEHOLD_REGISTERED, household(household_id))
+    ended = {"benefit_id": benefit_id, "household_id": household_id, "category": "tekun"}
+    await deliver(db, events.BENEFIT_ENDED, ended, at=T0 + timedelta(days=40))
+    await deliver(db, events.BENEFIT_GRANTED, ended, at=T0)
+    assert await types_of(db, household_id) == ()
+    await deliver(db, events.BENEFIT_GRANTED, ended, at=T0 + timedelta(days=41))
+    assert await types_of(db, household_id) == ("tekun",)

@@ -40,4 +40,6 @@ class RegisteredPerson(Base):
     relation: Mapped[str | None] = mapped_column(String(32))
     deceased_on: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str | None] = mapped_column(String(16))  # eligibility's: active, deceased, moved_away
+    # The time of the household event that last changed this row (one repeating it rewrites nothing);
+    # the household's own ``source_time`` is what orders the events.
     source_time: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -8,11 +8,9 @@ already reflects (the event's ``time``), so a late or replayed older event chang
 from __future__ import annotations
 
 import structlog
-from sqlalchemy import and_, or_
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import text
 
 from services.wishes import events
-from services.wishes.families.models import Family, FamilyBenefit
 from shared.db import UnitOfWork
 from shared.events.consumer import EventHandlers
 from shared.events.envelope import CloudEvent
@@ -30,12 +28,35 @@ def _child_in_difficulty(household: events.HouseholdIn) -> bool:
     )
 
 
-def _newer(current, incoming):  # noqa: ANN001, ANN202 - table and EXCLUDED columns
-    """The incoming state is newer: by revision when both have one, else by event time."""
-    return or_(
-        and_(current.revision.is_not(None), incoming.revision.is_not(None), current.revision <= incoming.revision),
-        and_(or_(current.revision.is_(None), incoming.revision.is_(None)), current.source_time <= incoming.source_time),
-    )
+# Fixed statements, compiled and prepared once (building the upsert per event was most of the
+# handler's cost). An incoming state is applied only if newer: by revision when both have one,
+# else by event time; a row already equal to it (a replay) is not rewritten.
+_UPSERT_FAMILY = text("""
+INSERT INTO families AS f
+    (household_id, town, village, registered_poor, lonely_elderly, child_in_difficulty, revision, source_time,
+     updated_at)
+VALUES (:household_id, :town, :village, :registered_poor, :lonely_elderly, :child_in_difficulty, :revision,
+        :source_time, :updated_at)
+ON CONFLICT (household_id) DO UPDATE SET
+    town = EXCLUDED.town, village = EXCLUDED.village, registered_poor = EXCLUDED.registered_poor,
+    lonely_elderly = EXCLUDED.lonely_elderly, child_in_difficulty = EXCLUDED.child_in_difficulty,
+    revision = EXCLUDED.revision, source_time = EXCLUDED.source_time, updated_at = EXCLUDED.updated_at
+WHERE ((f.revision IS NOT NULL AND EXCLUDED.revision IS NOT NULL AND f.revision <= EXCLUDED.revision)
+       OR ((f.revision IS NULL OR EXCLUDED.revision IS NULL) AND f.source_time <= EXCLUDED.source_time))
+  AND (f.town, f.village, f.registered_poor, f.lonely_elderly, f.child_in_difficulty, f.revision, f.source_time)
+      IS DISTINCT FROM (EXCLUDED.town, EXCLUDED.village, EXCLUDED.registered_poor, EXCLUDED.lonely_elderly,
+                        EXCLUDED.child_in_difficulty, EXCLUDED.revision, EXCLUDED.source_time)
+""")
+_UPSERT_BENEFIT = text("""
+INSERT INTO family_benefits AS b (benefit_id, household_id, category, active, source_time)
+VALUES (:benefit_id, :household_id, :category, :active, :source_time)
+ON CONFLICT (benefit_id) DO UPDATE SET
+    household_id = EXCLUDED.household_id, category = EXCLUDED.category, active = EXCLUDED.active,
+    source_time = EXCLUDED.source_time
+WHERE b.source_time <= EXCLUDED.source_time
+  AND (b.household_id, b.category, b.active, b.source_time)
+      IS DISTINCT FROM (EXCLUDED.household_id, EXCLUDED.category, EXCLUDED.active, EXCLUDED.source_time)
+""")
 
 
 @handlers.on(events.HOUSEHOLD_REGISTERED)
@@ -54,15 +75,8 @@ async def household_state(event: CloudEvent, *, uow: UnitOfWork) -> None:
         "source_time": event.time,
         "updated_at": uow.now(),
     }
-    statement = insert(Family).values(**values)
-    await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[Family.household_id],
-            set_={k: statement.excluded[k] for k in values if k != "household_id"},
-            where=_newer(Family, statement.excluded),
-        )
-    )
-    log.info("wishes.family.projected", household_id=household.household_id, event_type=event.type)
+    await uow.session.execute(_UPSERT_FAMILY, values)
+    log.debug("wishes.family.projected", household_id=household.household_id, event_type=event.type)
 
 
 async def _benefit_state(event: CloudEvent, uow: UnitOfWork, *, active: bool) -> None:
@@ -74,14 +88,7 @@ async def _benefit_state(event: CloudEvent, uow: UnitOfWork, *, active: bool) ->
         "active": active,
         "source_time": event.time,
     }
-    statement = insert(FamilyBenefit).values(**values)
-    await uow.session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[FamilyBenefit.benefit_id],
-            set_={k: statement.excluded[k] for k in values if k != "benefit_id"},
-            where=FamilyBenefit.source_time <= statement.excluded.source_time,
-        )
-    )
+    await uow.session.execute(_UPSERT_BENEFIT, values)
     log.info("wishes.benefit.projected", benefit_id=benefit.benefit_id, active=active, category=benefit.category)
 
 
