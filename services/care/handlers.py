@@ -18,7 +18,8 @@ from sqlalchemy import select
 from services.care import lifecycle
 from services.care.common import today
 from services.care.persons.models import Person
-from services.care.persons.service import end_tekun, mark_tekun, upsert_registry_person
+from services.care.persons.registry import project_household
+from services.care.persons.service import end_tekun, mark_tekun
 from services.care.selfcare.service import open_reassessment
 from shared.db import UnitOfWork
 from shared.events.consumer import EventHandlers
@@ -32,24 +33,16 @@ TEKUN = "tekun"
 
 
 async def _household(event: CloudEvent, *, uow: UnitOfWork) -> None:
-    data = event.data
-    for member in data.get("members") or []:
-        existing = await uow.session.scalar(
-            select(Person).where(Person.eligibility_person_id == str(member["person_id"]))
-        )
-        before = (existing.disability_grade, existing.long_term_care, existing.deceased_on) if existing else None
-        person = await upsert_registry_person(uow, data, member)
-        if before is not None and before[2] is None and person.deceased_on is not None:
-            await lifecycle.person_died(uow, person, person.deceased_on)
+    # The members are projected in bulk; only the rare ones with consequences become ORM objects.
+    for follow_up in await project_household(uow, event.data):
+        person = await uow.session.get(Person, follow_up.person_id, populate_existing=True)
+        if follow_up.died_on is not None:
+            await lifecycle.person_died(uow, person, follow_up.died_on)
             continue
-        if (
-            before is not None and person.tekun and person.deceased_on is None
-            and (before[0], before[1]) != (person.disability_grade, person.long_term_care)
-        ):
-            await open_reassessment(
-                uow, person, reported_on=today(uow), source="registry",
-                description="disability or long-term care changed in the registry", created_by="system",
-            )
+        await open_reassessment(
+            uow, person, reported_on=today(uow), source="registry",
+            description="disability or long-term care changed in the registry", created_by="system",
+        )
 
 
 @handlers.on("eligibility.household.registered")

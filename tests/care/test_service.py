@@ -12,7 +12,7 @@ import uuid
 from collections import Counter
 from datetime import date, datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from services.care import events
 from services.care.devices import service as devices
@@ -316,3 +316,113 @@ async def test_moves_within_and_out_of_the_district(care_db: CareDb) -> None:
     async with care_db.sessions() as session:
         plan = await session.get(VisitPlan, plan.id)
         assert (plan.status, plan.end_reason, plan.ended_on) == ("ended", "moved_away", date(2020, 6, 15))
+
+
+async def _row_version(db: CareDb, person_id: uuid.UUID) -> str:
+    """The row's xmin: unchanged while no statement has written the row."""
+    async with db.sessions() as session:
+        return (await session.execute(text("SELECT xmin::text FROM persons WHERE id = :id"), {"id": person_id})).scalar_one()
+
+
+async def test_household_events_link_refresh_skip_unchanged_and_report_deaths(care_db: CareDb) -> None:
+    care_db.set("2020-06-15T09:00:00+08:00")
+    village = "350505103001"
+    async with care_db.uow() as uow:
+        child = await register_person(uow=uow, principal=CASEWORKER, data=PersonIn(
+            name="留守儿童", id_number=new_id_number(date(2012, 3, 4)), town=TOWN))
+        await uow.commit()
+    elder = await tekun(care_db, disability_grade=3, disability_kind="physical")
+    async with care_db.uow() as uow:
+        volunteer = await visits.create_volunteer(uow=uow, principal=CASEWORKER, data=VolunteerIn(
+            sub=f"vol-{uuid.uuid4().hex[:6]}", name="志愿者丁", town=TOWN))
+        plan = await visits.create_plan(uow=uow, principal=CASEWORKER, person_id=elder.id, category="dependent_elderly",
+                                        volunteer_id=volunteer.id, starts_on=None)
+        await uow.commit()
+    household_id = elder.household_id
+    members = [
+        registry_member(person_id=elder.eligibility_person_id, id_number=elder.id_number, name=elder.name,
+                        birth=elder.birth_date, disability_grade=3, disability_kind="physical"),
+        # registered here first: linked by ID number, not duplicated
+        registry_member(id_number=child.id_number, name="留守儿童", birth=date(2012, 3, 4), left_behind="child"),
+        # a new person without a name: it stays unknown
+        registry_member(name="", sex="female"),
+    ]
+    data = {"household_id": household_id, "town": TOWN, "village": village, "members": members}
+    await handle(care_db, "eligibility.household.changed", data)
+    async with care_db.sessions() as session:
+        linked = await session.get(Person, child.id)
+        assert (linked.source, linked.eligibility_person_id, linked.household_id) == (
+            "eligibility", members[1]["person_id"], household_id)
+        assert (linked.village, linked.left_behind) == (village, "child")
+        assert await session.scalar(select(func.count()).select_from(Person).where(
+            Person.id_number == child.id_number)) == 1
+        new = (await session.scalars(select(Person).where(Person.eligibility_person_id == members[2]["person_id"]))).one()
+        assert (new.source, new.town, new.village, new.name, new.tekun, new.long_term_care) == (
+            "eligibility", TOWN, village, None, False, False)
+        assert new.birth_date == date(1940, 5, 1) and new.sex == "female"
+    versions = [await _row_version(care_db, p) for p in (elder.id, child.id, new.id)]
+
+    # the same state again writes nothing and opens nothing
+    await handle(care_db, "eligibility.household.changed", data)
+    assert [await _row_version(care_db, p) for p in (elder.id, child.id, new.id)] == versions
+    async with care_db.uow() as uow:
+        rows = await selfcare.list_reassessments(uow, town=TOWN, status="open", after=None, limit=500)
+        assert [r.person_id for r in rows if r.person_id in {elder.id, child.id, new.id}] == []
+
+    # an empty name keeps the one known; a disability change of a non-tekun person opens nothing
+    await handle(care_db, "eligibility.household.changed", {**data, "village": "350505999999", "members": [
+        {**members[1], "name": "", "disability_grade": 4, "disability_kind": "speech"}]})
+    async with care_db.sessions() as session:
+        linked = await session.get(Person, child.id)
+        assert (linked.name, linked.village, linked.disability_grade) == ("留守儿童", village, 4)
+        assert await session.scalar(select(func.count()).select_from(Reassessment).where(
+            Reassessment.person_id == child.id)) == 0
+
+    # a death in the household event ends the care once; a later event without it does not clear it
+    care_db.set("2020-06-20T09:00:00+08:00")
+    await handle(care_db, "eligibility.household.changed", {**data, "members": [
+        {**members[0], "deceased_on": "2020-06-18", "disability_grade": 1, "status": "deceased"}]})
+    await handle(care_db, "eligibility.household.changed", {**data, "members": [{**members[0], "disability_grade": 2}]})
+    async with care_db.sessions() as session:
+        dead = await session.get(Person, elder.id)
+        assert (dead.deceased_on, dead.disability_grade) == (date(2020, 6, 18), 2)
+        ended = await session.get(VisitPlan, plan.id)
+        assert (ended.status, ended.end_reason, ended.ended_on) == ("ended", "deceased", date(2020, 6, 18))
+        assert await session.scalar(select(func.count()).select_from(Reassessment).where(
+            Reassessment.person_id == elder.id, Reassessment.status == "open")) == 0
+
+
+async def test_household_events_in_one_unit_of_work_see_earlier_handlers(care_db: CareDb) -> None:
+    """As the consumer's batch runs them: the household handler reads what an earlier handler of
+    the same unit of work changed but did not flush, and Person objects it loaded stay current."""
+    care_db.set("2020-06-15T09:00:00+08:00")
+    member = registry_member(disability_grade=2, disability_kind="physical")
+    household_id = f"hh-{uuid.uuid4().hex[:8]}"
+    data = {"household_id": household_id, "town": TOWN, "village": "350505103002", "members": [member]}
+    granted = {"benefit_id": f"b-{uuid.uuid4().hex[:8]}", "household_id": household_id, "person_id": member["person_id"],
+               "category": "tekun", "effective_month": "2020-03", "members": [member["person_id"]], "town": TOWN,
+               "village": None}
+
+    def event(event_type: str, payload: dict) -> CloudEvent:
+        return CloudEvent(id=str(uuid.uuid4()), source="/services/eligibility", type=event_type,
+                          time=care_db.clock.now(), subject=household_id, data=payload)
+
+    async with care_db.uow() as uow:
+        await handlers.get("eligibility.household.registered")(event("eligibility.household.registered", data), uow=uow)
+        await handlers.get("eligibility.benefit.granted")(event("eligibility.benefit.granted", granted), uow=uow)
+        # the tekun flag is set on a loaded Person, not flushed yet
+        changed = {**data, "members": [{**member, "name": "改名人员", "disability_grade": 1}]}
+        await handlers.get("eligibility.household.changed")(event("eligibility.household.changed", changed), uow=uow)
+        loaded = await uow.session.scalar(select(Person).where(Person.eligibility_person_id == member["person_id"]))
+        assert (loaded.tekun, loaded.name, loaded.disability_grade, loaded.village) == (True, "改名人员", 1, "350505103002")
+        # a change without consequences: written in SQL only, the loaded object follows
+        renamed = {**changed, "members": [{**changed["members"][0], "name": "再改名", "left_behind": "elderly"}]}
+        await handlers.get("eligibility.household.changed")(event("eligibility.household.changed", renamed), uow=uow)
+        again = await uow.session.scalar(select(Person).where(Person.eligibility_person_id == member["person_id"]))
+        assert again is loaded and (loaded.name, loaded.left_behind) == ("再改名", "elderly")
+        await uow.commit()
+    async with care_db.sessions() as session:
+        person = (await session.scalars(select(Person).where(Person.eligibility_person_id == member["person_id"]))).one()
+        assert (person.tekun, person.tekun_since, person.name, person.disability_grade) == (True, date(2020, 3, 1), "再改名", 1)
+        reasons = (await session.scalars(select(Reassessment.source).where(Reassessment.person_id == person.id))).all()
+        assert reasons == ["registry"]  # the tekun flag set earlier in the unit of work was seen

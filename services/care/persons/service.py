@@ -157,41 +157,6 @@ async def _registry_person(uow: UnitOfWork, eligibility_id: str, id_number: str 
     return person
 
 
-async def upsert_registry_person(uow: UnitOfWork, household: dict[str, Any], member: dict[str, Any]) -> Person:
-    """Create or refresh a person from a ``household.registered``/``changed`` member. A member
-    listed with ``status`` ``moved_away`` belongs to another household now: only their personal
-    details are refreshed, not their household or address (``person.moved`` carries the move)."""
-    eligibility_id = str(member["person_id"])
-    id_number = member.get("id_number") or None
-    person = await _registry_person(uow, eligibility_id, id_number)
-    town = household.get("town")
-    village = household.get("village")
-    moved_away = member.get("status") == "moved_away"
-    if person is None:
-        person = Person(eligibility_person_id=eligibility_id, source="eligibility", tekun=False, long_term_care=False,
-                        town="")
-        uow.session.add(person)
-    if not moved_away or not person.town:
-        person.household_id = str(household["household_id"])
-        if town and is_town(town):
-            person.town = town
-        if village is None or is_village(village):
-            person.village = village
-    person.name = member.get("name") or person.name
-    person.id_number = id_number or person.id_number
-    person.sex = member.get("sex") or person.sex
-    if member.get("birth_date"):
-        person.birth_date = date.fromisoformat(member["birth_date"])
-    person.disability_grade = member.get("disability_grade")
-    person.disability_kind = member.get("disability_kind")
-    person.long_term_care = bool(member.get("long_term_care"))
-    person.left_behind = member.get("left_behind")
-    if member.get("deceased_on"):
-        person.deceased_on = date.fromisoformat(member["deceased_on"])
-    await uow.session.flush()
-    return person
-
-
 async def registry_person_stub(
     uow: UnitOfWork, eligibility_id: str, *, household_id: str | None, town: str | None, village: str | None
 ) -> Person:
