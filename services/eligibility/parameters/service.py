@@ -23,21 +23,24 @@ log = structlog.get_logger("eligibility.parameters")
 RECALCULATING = ("dibao_standard", "tekun_basic_factor")
 
 
-def _version(row: ParameterVersionRow) -> ParameterVersion:
-    return ParameterVersion(row.name, row.value, row.valid_from, row.valid_to, row.id, row.unit)
-
-
 async def parameters_on(session: AsyncSession, on: date) -> Parameters:
-    """Every parameter version in force on ``on`` (reads record their version for the trace)."""
+    """Every parameter version in force on ``on`` (reads record their version for the trace).
+
+    Read as column rows, not ORM objects (no identity map for ~30 rows). Not cached across
+    transactions: another replica may add a version in force today or withdraw one, and only a
+    read of the table would tell — a freshness check costs the same round trip as this query."""
     rows = (
-        await session.scalars(
-            select(ParameterVersionRow).where(
+        await session.execute(
+            select(
+                ParameterVersionRow.name, ParameterVersionRow.value, ParameterVersionRow.valid_from, ParameterVersionRow.valid_to,
+                ParameterVersionRow.id, ParameterVersionRow.unit,
+            ).where(
                 ParameterVersionRow.valid_from <= on,
                 or_(ParameterVersionRow.valid_to.is_(None), ParameterVersionRow.valid_to >= on),
             )
         )
     ).all()
-    return Parameters((_version(r) for r in rows), on)
+    return Parameters((ParameterVersion(r.name, r.value, r.valid_from, r.valid_to, r.id, r.unit) for r in rows), on)
 
 
 async def list_versions(session: AsyncSession, *, name: str | None, on: date | None) -> list[ParameterVersionRow]:
