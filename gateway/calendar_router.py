@@ -14,7 +14,7 @@ from typing import Literal
 
 import structlog
 from fastapi import APIRouter, Depends, Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.ratelimit import enforce_rate_limit
 from shared.app import get_uow
@@ -23,6 +23,7 @@ from shared.calendar import TZ, CalendarError, WorkingDayCalendar, validate_arra
 from shared.calendar_store import YEAR_LOADED, load_calendar, store_year, year_loaded_payload
 from shared.db import UnitOfWork
 from shared.errors import Problem
+from shared.timestamps import BusinessDatetime
 
 log = structlog.get_logger("gateway.calendar")
 router = APIRouter(prefix="/api/v1/calendar", tags=["calendar"], dependencies=[Depends(enforce_rate_limit)])
@@ -49,7 +50,7 @@ class YearOut(BaseModel):
 class DeadlineIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    start: AwareDatetime = Field(description="Acceptance time, RFC 3339 with an offset")
+    start: BusinessDatetime = Field(description="Acceptance time, RFC 3339 with an offset, 1950 .. 2099")
     working_days: int = Field(5, ge=1, le=250)
 
 
@@ -120,6 +121,8 @@ async def evaluate_deadline(
 
     Counting starts the working day after the acceptance date in Asia/Shanghai; the deadline is
     24:00 that day (``deadline_at``). ``provisional`` when a year without official data was used.
+    422 ``timezone_aware`` (no offset), ``out_of_range`` (``start`` outside 1950-01-01 ..
+    2099-12-31 Asia/Shanghai).
     """
     async with uow:
         calendar = await load_calendar(uow.session)

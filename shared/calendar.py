@@ -6,6 +6,10 @@ For each year the source of truth is, in precedence:
    keeps in its database and passes in as :class:`YearArrangement` — this module does no I/O;
 2. the ``chinesecalendar`` package (State Council arrangements; its data end with 2026);
 3. Monday–Friday, and every result depending on such a year is marked **provisional**.
+
+The calendar counts days from :data:`FIRST_DAY` (1901-01-01, when Asia/Shanghai's local mean time
++08:05 ended) to :data:`LAST_DAY` (2200-12-31); a computation leaving that range raises
+:class:`~shared.errors.Problem` 422 ``out_of_range`` rather than overflowing Python's dates.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 
+from shared.errors import Problem
+
 TZ = ZoneInfo("Asia/Shanghai")
 
 Source = Literal["loaded", "chinesecalendar", "weekdays"]
@@ -28,6 +34,23 @@ _ONE_DAY = timedelta(days=1)
 # Longest run of consecutive days off tolerated before concluding the data are broken (a real
 # Spring Festival break is about 10 days; only a bogus arrangement can approach a year).
 _MAX_DAYS_OFF_RUN = 400
+FIRST_DAY = date(1901, 1, 1)
+LAST_DAY = date(2200, 12, 31)
+# Instants bounding the range; comparing aware datetimes never overflows, converting them may.
+_FIRST_INSTANT = datetime.combine(FIRST_DAY, time(0), tzinfo=TZ)
+_END_INSTANT = datetime.combine(LAST_DAY, time(0), tzinfo=TZ) + _ONE_DAY
+
+
+def _out_of_range(what: str) -> Problem:
+    return Problem(
+        422, "out_of_range",
+        f"{what} is outside the working-day calendar ({FIRST_DAY.isoformat()} .. {LAST_DAY.isoformat()})",
+    )
+
+
+def _check_day(d: date) -> None:
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise _out_of_range(d.isoformat())
 
 
 class CalendarError(ValueError):
@@ -118,9 +141,12 @@ class WorkingDayCalendar:
         return self.source_of(year) == "weekdays"
 
     def is_working_day(self, d: date) -> bool:
-        """Whether ``d`` is an official working day (Monday–Friday for a provisional year)."""
+        """Whether ``d`` is an official working day (Monday–Friday for a provisional year).
+
+        Raises Problem 422 ``out_of_range`` for a day outside 1901-01-01 .. 2200-12-31."""
         if isinstance(d, datetime):  # a datetime's date would silently be taken in its own zone
             raise TypeError("is_working_day expects a date, not a datetime")
+        _check_day(d)
         source = self.source_of(d.year)
         if source == "loaded":
             return self._loaded[d.year].is_working_day(d)
@@ -133,13 +159,17 @@ class WorkingDayCalendar:
         consulted (those of the days after ``start`` up to the result) was provisional.
 
         Raises ValueError if ``n`` < 1, CalendarError ``no_working_days`` if bogus data leave no
-        working day for over a year.
+        working day for over a year, Problem 422 ``out_of_range`` if ``start`` or the result
+        falls outside 1901-01-01 .. 2200-12-31.
         """
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise ValueError("n must be an integer >= 1")
+        _check_day(start)
         provisional = False
         day, found, days_off = start, 0, 0
         while found < n:
+            if day >= LAST_DAY:  # the next day would leave the calendar (or Python's dates)
+                raise _out_of_range(f"{n} working days after {start.isoformat()}")
             day += _ONE_DAY
             provisional = provisional or self.is_provisional(day.year)
             if self.is_working_day(day):
@@ -170,10 +200,13 @@ def working_day_deadline(accepted_at: datetime, working_days: int, calendar: Wor
     is the local one (20:00 UTC Thursday is Friday in Shanghai). Counting starts with the first
     working day after that date — the acceptance day never counts, even when a working day — and
     the deadline is 24:00 Asia/Shanghai of the ``working_days``-th. Raises ValueError for a naive
-    ``accepted_at`` or ``working_days`` < 1.
+    ``accepted_at`` or ``working_days`` < 1, Problem 422 ``out_of_range`` when ``accepted_at`` or
+    the deadline falls outside the calendar (1901-01-01 .. 2200-12-31).
     """
     if accepted_at.tzinfo is None or accepted_at.utcoffset() is None:
         raise ValueError("accepted_at must be timezone-aware")
+    if not _FIRST_INSTANT <= accepted_at < _END_INSTANT:  # checked before converting: year 1 overflows
+        raise _out_of_range("the acceptance time")
     if isinstance(working_days, bool) or not isinstance(working_days, int) or working_days < 1:
         raise ValueError("working_days must be an integer >= 1")
     accepted_date = accepted_at.astimezone(TZ).date()

@@ -3,8 +3,11 @@
 - :func:`parse_yuan` turns outside input into an exact two-place ``Decimal`` or refuses it.
 - :func:`round_fen` rounds a computed amount half-up to the fen (e.g. R-PS amounts).
 - :func:`format_yuan` gives the API's wire form, a string with two places (``"720.00"``).
-- :data:`Yuan` / :data:`PositiveYuan` are pydantic v2 field types doing the same, whose errors
-  surface as pydantic errors typed by the ``MoneyError`` code (``sub_fen`` …), so a 422 names it.
+- :func:`parse_wire_yuan` is the API contract (API.md): a JSON *string* matching
+  ``^\d+(\.\d{1,2})?$`` (``-`` allowed where negative amounts are), nothing else.
+- :data:`Yuan` / :data:`PositiveYuan` are pydantic v2 field types applying that contract, whose
+  errors surface as pydantic errors typed by the ``MoneyError`` code (``not_a_string``,
+  ``sub_fen`` …), so a 422 names it.
 """
 
 from __future__ import annotations
@@ -21,15 +24,17 @@ from pydantic_core import PydanticCustomError, core_schema
 FEN = Decimal("0.01")
 MAX_YUAN = Decimal("1000000000")  # default ceiling: no single figure in the suite comes near 1e9 yuan
 
-MoneyErrorCode = Literal["sub_fen", "not_a_number", "negative", "too_large", "not_positive"]
+MoneyErrorCode = Literal["sub_fen", "not_a_number", "negative", "too_large", "not_positive", "not_a_string"]
 
 # Plain decimal notation only: no exponent, thousands separators or currency signs.
 _PLAIN_DECIMAL = re.compile(r"[+-]?[0-9]+(\.[0-9]+)?")
+# The wire form (API.md): digits, an optional "-", a point and decimals; no white space, no "+".
+_WIRE_DECIMAL = re.compile(r"-?[0-9]+(\.([0-9]+))?")
 
 
 class MoneyError(ValueError):
     """Refused money input; ``code``: sub_fen, not_a_number, negative, too_large (not_positive
-    only from :data:`PositiveYuan`)."""
+    only from :data:`PositiveYuan`, not_a_string only from :func:`parse_wire_yuan`)."""
 
     def __init__(self, code: MoneyErrorCode, message: str) -> None:
         super().__init__(message)
@@ -59,6 +64,29 @@ def parse_yuan(
     if not _is_whole_fen(amount):
         raise MoneyError("sub_fen", f"amount must be whole fen (at most 2 decimal places): {value}")
     return _quantize(amount, FEN)
+
+
+def parse_wire_yuan(value: object, *, allow_negative: bool = False) -> Decimal:
+    """Yuan from an API request: the decimal *string* of API.md, ``"720"``, ``"720.5"``, ``"720.00"``.
+
+    A ``Decimal`` (built by our own code, never parsed from JSON) is accepted as by
+    :func:`parse_yuan`. Raises :class:`MoneyError`: ``not_a_string`` (a JSON number or boolean —
+    a float loses fen, and the contract is a string), ``not_a_number`` (anything but ``-?digits``
+    with an optional point and decimals: white space, ``+``, exponents, separators), ``sub_fen``
+    (more than two decimal places, even zeros), ``negative``, ``too_large`` as :func:`parse_yuan`.
+    """
+    if isinstance(value, Decimal):
+        return parse_yuan(value, allow_negative=allow_negative)
+    if isinstance(value, (bool, int, float)):
+        raise MoneyError("not_a_string", 'money is a decimal string such as "720.00", not a JSON number')
+    if not isinstance(value, str):
+        raise MoneyError("not_a_number", f"{type(value).__name__} is not an amount")
+    match = _WIRE_DECIMAL.fullmatch(value) if value.isascii() else None
+    if match is None:
+        raise MoneyError("not_a_number", f'not a decimal amount such as "720.00": {value!r}')
+    if match.group(2) is not None and len(match.group(2)) > 2:
+        raise MoneyError("sub_fen", f"amount must have at most 2 decimal places: {value}")
+    return parse_yuan(value, allow_negative=allow_negative)
 
 
 def round_fen(value: Decimal | int) -> Decimal:
@@ -127,18 +155,14 @@ def _quantize(amount: Decimal, exp: Decimal, rounding: str = ROUND_HALF_UP) -> D
 
 @dataclass(frozen=True)
 class _YuanField:
-    """Pydantic annotation: validate via :func:`parse_yuan`, serialise JSON as ``"720.00"``."""
+    """Pydantic annotation: validate via :func:`parse_wire_yuan`, serialise JSON as ``"720.00"``."""
 
     positive: bool = False
     allow_negative: bool = False
 
     def validate(self, value: Any) -> Decimal:
         try:
-            if isinstance(value, float) and not isinstance(value, bool):
-                # A JSON number arrives as float: accept it only if its shortest repr is whole fen
-                # (720.5 yes, 0.1 + 0.2 = 0.30000000000000004 no).
-                value = Decimal(repr(value))
-            amount = parse_yuan(value, allow_negative=self.allow_negative)
+            amount = parse_wire_yuan(value, allow_negative=self.allow_negative)
             if self.positive and amount <= 0:
                 raise MoneyError("not_positive", "amount must be greater than 0")
         except MoneyError as exc:
@@ -164,7 +188,8 @@ class _YuanField:
 
 
 Yuan = Annotated[Decimal, _YuanField()]
-"""Yuan >= 0, whole fen, at most 1e9; accepts strings, ints and fen-exact JSON numbers."""
+"""Yuan >= 0, whole fen, at most 1e9; a decimal string (``"720.00"``) or, from our own code, a
+Decimal. JSON numbers are refused (``not_a_string``), as is white space (``not_a_number``)."""
 
 PositiveYuan = Annotated[Decimal, _YuanField(positive=True)]
 """Yuan > 0 (error type ``not_positive``), otherwise as :data:`Yuan`."""

@@ -11,7 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from shared.calendar import TZ
 from shared.ids import IdNumberError, parse_id_number
-from shared.money import MoneyError, format_yuan, parse_yuan
+from shared.money import MoneyError, format_yuan, parse_wire_yuan
 from shared.regions import is_town, is_village
 
 
@@ -28,11 +28,10 @@ def _village(value: str) -> str:
 
 
 def _relief_amount(value: Any) -> Decimal:
-    """A requested/approved relief amount: a positive whole number of fen, else ``invalid_amount``."""
+    """A requested/approved relief amount: a positive decimal string of whole fen (API.md), else
+    ``invalid_amount`` (the reason, e.g. ``not_a_string`` for a JSON number, in the message)."""
     try:
-        if isinstance(value, float) and not isinstance(value, bool):
-            value = Decimal(repr(value))
-        amount = parse_yuan(value)
+        amount = parse_wire_yuan(value)
     except MoneyError as exc:
         raise PydanticCustomError("invalid_amount", "invalid amount ({reason}): {message}",
                                   {"reason": exc.code, "message": exc.message}) from None
@@ -62,7 +61,7 @@ ReliefAmount = Annotated[
                     "description": "yuan > 0, a decimal string with at most two places"}),
 ]
 """Yuan > 0 in whole fen (``"2500.00"``); anything else (0, negative, sub-fen, not a number) is
-refused with code ``invalid_amount`` (the reason in the message)."""
+refused with code ``invalid_amount`` (the reason in the message); JSON numbers and white space too."""
 
 IdNumber = Annotated[str, Field(min_length=1, max_length=32), AfterValidator(_id_number)]
 """A resident ID number (GB 11643-1999), normalised to 18 characters; codes ``format``,

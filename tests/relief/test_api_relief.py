@@ -363,6 +363,12 @@ async def count_cases(api) -> int:
     ({"amount": "0.00"}, "invalid_amount"),
     ({"amount": "-100.00"}, "invalid_amount"),
     ({"amount": "100.005"}, "invalid_amount"),
+    ({"amount": 1000}, "invalid_amount"),  # money is a decimal string (API.md), not a JSON number
+    ({"amount": "1.00\n"}, "invalid_amount"),
+    ({"amount": " 1.00"}, "invalid_amount"),
+    ({"accepted_at": "0001-01-01T00:00:00+08:00"}, "out_of_range"),  # was 500 (OverflowError)
+    ({"accepted_at": "1900-01-01T00:00:00+08:00"}, "out_of_range"),  # LMT +08:05
+    ({"checks": [{"method": "phone", "checked_at": "9999-12-31T23:59:59+08:00"}]}, "out_of_range"),
     ({"amount": "5000.01"}, "over_case_cap"),
     ({"town": "350505999"}, "unknown_town"),
     ({"applicant": {"type": "non_local", "category": "migrant_worker", "name": "x", "id_number": "350505198808080010"}}, "checksum"),
@@ -399,7 +405,7 @@ async def test_cases_listed_by_year_of_acceptance(set_clock, users) -> None:
     assert all(datetime.fromisoformat(c["accepted_at"]).astimezone(TZ).year == 2020 for c in in_2020)
     assert await listed(year=2019) == []
     assert [c["id"] for c in await listed(year=2021, sla_state="on_track")] == [early["id"]]
-    for value, code in (("abc", "int_parsing"), ("1800", "greater_than_equal"), ("2101", "less_than_equal")):
+    for value, code in (("abc", "int_parsing"), ("1800", "greater_than_equal"), ("2100", "less_than_equal")):
         response = await worker.get("/api/v1/relief/cases", params={"year": value})
         assert (response.status_code, response.headers["content-type"]) == (422, PROBLEM), response.text
         assert response.json()["code"] == code and [e["field"] for e in response.json()["errors"]] == ["year"]
@@ -410,6 +416,23 @@ async def test_malformed_case_id_and_bad_calculator_input(api) -> None:
     assert (response.status_code, response.json()["code"]) == (422, "invalid_id")
     response = await api.post("/api/v1/relief/approval-route:evaluate", json={"amount": "10.00", "town": "999"})
     assert (response.status_code, response.json()["code"]) == (422, "unknown_town")
+    for path, body in (("sla:evaluate", {"accepted_at": "9999-12-31T23:59:59+08:00"}),
+                       ("paperwork:evaluate", {"approved_at": "0001-01-01T00:00:00+08:00"}),
+                       ("approval-route:evaluate", {"amount": "10.00", "town": T_FLOW, "on": "9999-12-31"})):
+        response = await api.post(f"/api/v1/relief/{path}", json=body)
+        assert (response.status_code, response.json()["code"]) == (422, "out_of_range"), (path, response.text)
+
+
+async def test_reserve_year_and_amount_out_of_range_are_refused(api) -> None:
+    for year, amount, code in (("2100", "1.00", "less_than_equal"), ("1999", "1.00", "greater_than_equal"),
+                               ("2020", 1000, "not_a_string"), ("2020", "1.00\n", "not_a_number"),
+                               ("2020", " 1.00", "not_a_number")):
+        url = f"/api/v1/relief/reserves/{T_FLOW}/{year}/entries"
+        before = (await api.get(f"/api/v1/relief/reserves/{T_FLOW}/2020/entries")).json()["items"]
+        response = await api.post(url, json={"kind": "top_up", "amount": amount})
+        assert (response.status_code, response.json()["code"]) == (422, code), response.text
+        assert response.headers["content-type"] == PROBLEM
+        assert (await api.get(f"/api/v1/relief/reserves/{T_FLOW}/2020/entries")).json()["items"] == before
 
 
 # -- SLA timers: exactly once, two processes, restarts -----------------------------------------------

@@ -21,6 +21,7 @@ from shared.calendar import (
     working_day_deadline,
     years_spanned,
 )
+from shared.errors import Problem
 
 
 def handout_cases(name: str) -> list[dict]:
@@ -171,3 +172,37 @@ def test_deadline_properties(accepted_at: datetime, n: int, calendar: WorkingDay
     fallback = {y for y in years_spanned(local_date + timedelta(days=1), deadline.deadline_date)
                 if calendar.source_of(y) == "weekdays"}
     assert deadline.provisional == bool(fallback)
+
+
+@pytest.mark.parametrize(
+    "accepted_at",
+    [
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=8))),  # minus 8 h is year 0: overflowed
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=8))),
+        datetime(1900, 6, 1, tzinfo=TZ),  # Asia/Shanghai's local mean time (+08:05)
+        datetime(2200, 12, 31, 16, tzinfo=UTC),  # 2201-01-01 00:00 in Shanghai
+    ],
+)
+def test_deadline_outside_the_calendar_is_out_of_range(accepted_at: datetime) -> None:
+    with pytest.raises(Problem) as info:
+        working_day_deadline(accepted_at, 5, WorkingDayCalendar())
+    assert (info.value.status, info.value.code) == (422, "out_of_range")
+
+
+def test_counting_past_the_last_day_is_out_of_range() -> None:
+    calendar = WorkingDayCalendar()
+    # 2200-12-31 is a Wednesday: one working day is left, the second would fall in 2201.
+    assert calendar.add_working_days(date(2200, 12, 30), 1) == (date(2200, 12, 31), True)
+    for start, n in ((date(2200, 12, 30), 2), (date(9999, 12, 31), 1), (date(1, 1, 1), 1)):
+        with pytest.raises(Problem) as info:
+            calendar.add_working_days(start, n)
+        assert info.value.code == "out_of_range"
+    with pytest.raises(Problem):
+        calendar.is_working_day(date(1900, 12, 31))
+    assert calendar.is_working_day(date(1901, 1, 1))  # a Tuesday, the first day counted
+
+
+def test_deadline_at_the_edges_of_the_calendar() -> None:
+    first = working_day_deadline(datetime(1901, 1, 1, tzinfo=TZ), 1, WorkingDayCalendar())
+    assert first.deadline_date == date(1901, 1, 2)
+    assert first.deadline_at.utcoffset() == timedelta(hours=8)  # not the LMT +08:05

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 import pytest
@@ -16,6 +17,7 @@ from shared.money import (
     SignedYuan,
     Yuan,
     format_yuan,
+    parse_wire_yuan,
     parse_yuan,
     round_fen,
 )
@@ -123,32 +125,62 @@ class Payment(BaseModel):
 
 
 def test_pydantic_validates_and_serialises() -> None:
-    p = Payment.model_validate_json('{"amount": "720", "grant": 3000, "delta": "-1.5"}')
+    p = Payment.model_validate_json('{"amount": "720", "grant": "3000", "delta": "-1.5"}')
     assert p.amount == Decimal("720.00") and p.grant == Decimal("3000.00") and p.delta == Decimal("-1.50")
     assert p.model_dump_json() == '{"amount":"720.00","grant":"3000.00","delta":"-1.50"}'
     assert p.model_dump(mode="json") == {"amount": "720.00", "grant": "3000.00", "delta": "-1.50"}
     assert p.model_dump()["amount"] == Decimal("720.00")
-    # A JSON number is accepted only when its shortest form is whole fen.
-    assert Payment.model_validate_json('{"amount": 720.5}').amount == Decimal("720.50")
+    # Our own code may hand a Decimal straight in (never parsed from JSON).
+    assert Payment(amount=Decimal("720.5")).amount == Decimal("720.50")
 
 
 @pytest.mark.parametrize(
     ("payload", "field", "code"),
     [
         ('{"amount": "3000.005"}', "amount", "sub_fen"),
-        ('{"amount": 0.30000000000000004}', "amount", "sub_fen"),
+        ('{"amount": "3000.000"}', "amount", "sub_fen"),
+        ('{"amount": 0.30000000000000004}', "amount", "not_a_string"),
+        ('{"amount": 1000}', "amount", "not_a_string"),
+        ('{"amount": 720.5}', "amount", "not_a_string"),
+        ('{"amount": "1.00\\n"}', "amount", "not_a_number"),
+        ('{"amount": " 1.00"}', "amount", "not_a_number"),
+        ('{"amount": "+1.00"}', "amount", "not_a_number"),
+        ('{"amount": "1e3"}', "amount", "not_a_number"),
         ('{"amount": "-1"}', "amount", "negative"),
+        ('{"amount": "1", "delta": "- 1"}', "delta", "not_a_number"),
         ('{"amount": "abc"}', "amount", "not_a_number"),
-        ('{"amount": true}', "amount", "not_a_number"),
+        ('{"amount": null}', "amount", "not_a_number"),
+        ('{"amount": true}', "amount", "not_a_string"),
         ('{"amount": "2000000000"}', "amount", "too_large"),
         ('{"amount": "1", "grant": "0"}', "grant", "not_positive"),
     ],
 )
 def test_pydantic_error_type_is_the_code(payload: str, field: str, code: str) -> None:
-    with pytest.raises(ValidationError) as info:
-        Payment.model_validate_json(payload)
-    errors = info.value.errors()
-    assert [(e["loc"][0], e["type"]) for e in errors] == [(field, code)]
+    # FastAPI validates the parsed body (Python mode): both modes must refuse alike.
+    for validate in (Payment.model_validate_json, lambda text: Payment.model_validate(json.loads(text))):
+        with pytest.raises(ValidationError) as info:
+            validate(payload)
+        errors = info.value.errors()
+        assert [(e["loc"][0], e["type"]) for e in errors] == [(field, code)]
+
+
+@pytest.mark.parametrize(
+    ("value", "code"),
+    [(1000, "not_a_string"), (1.5, "not_a_string"), (False, "not_a_string"), ("1.00\n", "not_a_number"),
+     (" 1.00", "not_a_number"), ("１", "not_a_number"), ("1.000", "sub_fen"), ("-0.5", "negative"), ([], "not_a_number")],
+)
+def test_parse_wire_yuan_refuses(value: object, code: str) -> None:
+    with pytest.raises(MoneyError) as info:
+        parse_wire_yuan(value)
+    assert info.value.code == code
+
+
+def test_parse_wire_yuan_accepts_the_documented_form() -> None:
+    assert str(parse_wire_yuan("720")) == "720.00"
+    assert str(parse_wire_yuan("720.5")) == "720.50"
+    assert str(parse_wire_yuan("0.01")) == "0.01"
+    assert str(parse_wire_yuan("-12.50", allow_negative=True)) == "-12.50"
+    assert parse_wire_yuan(Decimal("7")) == Decimal("7.00")
 
 
 def test_json_schema_is_a_decimal_string() -> None:

@@ -6,9 +6,8 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime
-
 from services.care.common import Model, Out, ShortText, Text
+from shared.timestamps import BusinessDate, BusinessDatetime
 
 DeviceKind = Literal["sos_button", "fall_detector", "smart_watch", "door_sensor", "camera", "other"]
 AlertKind = Literal["sos", "fall", "inactivity"]
@@ -19,11 +18,11 @@ class DeviceIn(Model):
     serial: ShortText
     kind: DeviceKind
     person_id: uuid.UUID
-    installed_on: date | None = None
+    installed_on: BusinessDate | None = None
 
 
 class RemoveDeviceIn(Model):
-    removed_on: date
+    removed_on: BusinessDate
 
 
 class DeviceOut(Out):
@@ -43,7 +42,7 @@ class AlertIn(Model):
 
     device_serial: ShortText
     kind: AlertKind
-    occurred_at: AwareDatetime
+    occurred_at: BusinessDatetime
     external_id: ShortText | None = None
 
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.care.common import Model, Out, ShortText, Text
+from shared.timestamps import BusinessDate
 
 Kind = Literal["duty_fulfilled", "service_quality", "regular_visit"]
 
@@ -19,12 +20,12 @@ class ContractIn(Model):
     person_id: uuid.UUID
     institution: ShortText
     institution_code: str | None = Field(None, pattern=r"^[0-9A-HJ-NPQRTUWXY]{18}$", description="统一社会信用代码")
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: BusinessDate
+    ends_on: BusinessDate | None = None
 
 
 class EndContractIn(Model):
-    ends_on: date
+    ends_on: BusinessDate
 
 
 class ContractOut(Out):
@@ -44,7 +45,7 @@ class SupervisionIn(Model):
     """A supervision done on ``done_on`` (it counts for the period holding that day)."""
 
     kind: Kind
-    done_on: date
+    done_on: BusinessDate
     inspector: ShortText
     satisfactory: bool
     findings: Text | None = None

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, TypeAdapter
 
 from services.care.common import Model, Out, Text
+from shared.timestamps import BusinessDate
 
 Months = Annotated[int, Field(ge=0, le=1200, description="months away")]
 
@@ -41,7 +42,7 @@ FACTS_BY_CATEGORY: dict[str, TypeAdapter[Any]] = {
 
 class _EntryBase(Model):
     person_id: uuid.UUID
-    entered_on: date | None = None
+    entered_on: BusinessDate | None = None
 
 
 class ChildEntryIn(_EntryBase):
@@ -66,12 +67,12 @@ class EntryPatch(Model):
     """New facts of the entry's category (checked against its criteria again)."""
 
     facts: dict[str, Any]
-    on: date | None = None
+    on: BusinessDate | None = None
     note: Text | None = None
 
 
 class LeaveIn(Model):
-    left_on: date
+    left_on: BusinessDate
     reason: Literal["parents_returned", "family_returned", "aged_out", "moved_away", "deceased", "no_longer_meets", "other"]
     note: Text | None = None
 

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.care.common import Model, Out, ShortText, TownCode, VillageCode
+from shared.timestamps import BusinessDate
 
 DisabilityKind = Literal["physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple"]
 
@@ -39,7 +40,7 @@ class Willingness(Model):
     """Whether the person wants centralized support (集中供养意愿, R-TK-3), as recorded on a date."""
 
     willing: bool
-    recorded_on: date | None = None
+    recorded_on: BusinessDate | None = None
 
 
 class PersonSummary(Out):

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field
 
 from services.care.common import Model, Out, ShortText, Text, TownCode, VillageCode
+from shared.timestamps import BusinessDate
 
 Kind = Literal["severe_disability_care", "mental_health_rehab", "other"]
 ServiceType = Literal[
@@ -25,8 +26,8 @@ class ProgrammeIn(Model):
     village: VillageCode | None = None
     area_note: ShortText | None = None
     provider: ShortText | None = None
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: BusinessDate
+    ends_on: BusinessDate | None = None
 
 
 class ProgrammeOut(Out):
@@ -45,11 +46,11 @@ class ProgrammeOut(Out):
 
 class EnrolIn(Model):
     person_id: uuid.UUID
-    enrolled_on: date | None = None
+    enrolled_on: BusinessDate | None = None
 
 
 class LeaveEnrolmentIn(Model):
-    left_on: date
+    left_on: BusinessDate
     reason: Literal["recovered", "moved_away", "deceased", "withdrawn", "programme_ended", "other"]
 
 
@@ -65,7 +66,7 @@ class EnrolmentOut(Out):
 
 
 class ServiceIn(Model):
-    served_on: date
+    served_on: BusinessDate
     service_type: ServiceType
     minutes: int = Field(ge=1, le=1440)
     provider: ShortText

@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from services.care.common import Model, Out, ShortText, TownCode, VillageCode
 from services.care.parameters.schemas import DecimalText
+from shared.timestamps import BusinessDate
 
 HomeKind = Literal["rural_happiness_home", "nursing_home", "welfare_centre"]
 LevelIn = Literal["self_care", "partial_loss", "full_loss"]
@@ -58,7 +59,7 @@ class HomeOut(Out):
 class PlacementRequestIn(Model):
     """Put a willing, assessed tekun person on the waiting list (default: requested today)."""
 
-    requested_on: date | None = None
+    requested_on: BusinessDate | None = None
     preferred_home_id: uuid.UUID | None = None
 
 
@@ -114,7 +115,7 @@ class AllocationOut(Model):
 
 
 class EndPlacementIn(Model):
-    ended_on: date
+    ended_on: BusinessDate
     reason: Literal["deceased", "moved_out", "transferred", "withdrawn", "support_ended", "other"]
 
 
@@ -126,8 +127,8 @@ class CandidateIn(Model):
     level: LevelIn | None = None
     willing: bool
     town: TownCode
-    assessed_on: date | None = None
-    requested_on: date
+    assessed_on: BusinessDate | None = None
+    requested_on: BusinessDate
     preferred_home: ShortText | None = None
 
 

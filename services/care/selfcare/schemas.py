@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from services.care.common import Model, Out, ShortText, Text
 from services.care.selfcare.rules import SelfCareInputError, check_items
+from shared.timestamps import BusinessDate
 
 
 def _items(value: list[str]) -> list[str]:
@@ -46,7 +47,7 @@ class AssessmentIn(Model):
     """An assessment of the six items by ``assessor`` on ``assessed_on`` (not in the future)."""
 
     not_achieved: NotAchieved
-    assessed_on: date
+    assessed_on: BusinessDate
     assessor: ShortText
     note: Text | None = None
 
@@ -67,7 +68,7 @@ class AssessmentOut(Out):
 class AbilityChangeIn(Model):
     """A reported change of self-care ability (default: reported today)."""
 
-    reported_on: date | None = None
+    reported_on: BusinessDate | None = None
     description: Text | None = None
 
 

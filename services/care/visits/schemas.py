@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from services.care.common import Model, Out, ShortText, Text, TownCode
 from services.care.parameters.catalogue import VISIT_CATEGORIES
 from services.care.visits.rules import REFERRAL_REASONS, referral_reason_valid
+from shared.timestamps import BusinessDate
 
 Category = Literal["left_behind_child", "left_behind_elderly", "left_behind_woman", "dependent_elderly", "mental_disorder_family"]
 assert set(Category.__args__) == set(VISIT_CATEGORIES)  # type: ignore[attr-defined]
@@ -51,7 +52,7 @@ class PlanIn(Model):
     person_id: uuid.UUID
     category: Category
     volunteer_id: uuid.UUID
-    starts_on: date | None = None
+    starts_on: BusinessDate | None = None
 
 
 class PairIn(Model):
@@ -59,7 +60,7 @@ class PairIn(Model):
 
 
 class EndPlanIn(Model):
-    ended_on: date
+    ended_on: BusinessDate
     reason: Literal["no_longer_needed", "moved_away", "deceased", "other"]
 
 
@@ -105,7 +106,7 @@ class VisitIn(Model):
     """A visit or check (R-EP-1 method: phone, wechat, home_visit) with its findings; optionally
     a referral and a reported change of self-care ability (a tekun person is then reassessed)."""
 
-    visited_on: date
+    visited_on: BusinessDate
     method: Method
     findings: Text
     referral: FollowUp | None = None

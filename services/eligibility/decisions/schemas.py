@@ -13,6 +13,7 @@ from pydantic_core import PydanticCustomError
 from services.eligibility.registry.schemas import DisabilityKind, ParentSituation, SchoolEnrolment
 from services.eligibility.schemas import Month
 from shared.money import Yuan
+from shared.timestamps import BusinessDate
 
 Count = Annotated[int, Strict()]
 
@@ -43,7 +44,7 @@ class MemberConditionIn(_In):
 class DibaoEvaluateIn(_In):
     """Inputs of the dibao calculator (R-DB-2..6); money in yuan as decimal strings."""
 
-    assessed_on: date
+    assessed_on: BusinessDate
     members: Count = Field(ge=1, le=50, description="members living together (共同生活)")
     income_12m: Yuan = Field(description="household income of the last 12 months, yuan")
     deductions_12m: DeductionsIn = Field(default_factory=DeductionsIn)
@@ -85,7 +86,7 @@ class SupporterCalcIn(_In):
 class TekunEvaluateIn(_In):
     """Inputs of the tekun calculator (R-TK-1)."""
 
-    assessed_on: date
+    assessed_on: BusinessDate
     birth_date: date
     disability_grade: Count | None = Field(None, ge=1, le=4)
     disability_kind: DisabilityKind | None = None
@@ -114,7 +115,7 @@ class TekunEvaluateOut(BaseModel):
 
 class ParentCalcIn(_In):
     situation: ParentSituation = "none"
-    missing_since: date | None = None
+    missing_since: BusinessDate | None = None
     disability_grade: Count | None = Field(None, ge=1, le=4)
     disability_kind: DisabilityKind | None = None
 
@@ -122,7 +123,7 @@ class ParentCalcIn(_In):
 class ChildEvaluateIn(_In):
     """Inputs of the orphan / child-without-de-facto-care calculator (R-OR-1, R-OR-2)."""
 
-    assessed_on: date
+    assessed_on: BusinessDate
     birth_date: date
     parents: list[ParentCalcIn] = Field(min_length=2, max_length=2)
     school_enrolment: SchoolEnrolment = "none"
@@ -145,7 +146,7 @@ class RigidIn(_In):
 class MonitoringEvaluateIn(_In):
     """Inputs of the return-to-poverty monitoring calculator (R-RM-1..5)."""
 
-    assessed_on: date
+    assessed_on: BusinessDate
     members: Count = Field(ge=1, le=50)
     income_12m: Yuan
     income_prev_12m: Yuan
@@ -220,7 +221,7 @@ class DecisionResultOut(BaseModel):
 
 
 class AssessIn(_In):
-    assessed_on: date | None = Field(None, description="default: today")
+    assessed_on: BusinessDate | None = Field(None, description="default: today")
     note: str | None = Field(None, max_length=500)
 
 
@@ -230,7 +231,7 @@ class RosterEntryIn(_In):
 
     category: Literal["dibao", "tekun", "orphan", "child_without_care", "revolutionary_veteran"]
     person_id: uuid.UUID | None = None
-    approved_on: date
+    approved_on: BusinessDate
     effective_month: Month | None = Field(None, description="default: the month after approved_on")
     note: str | None = Field(None, max_length=500)
 

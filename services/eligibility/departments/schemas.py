@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -13,6 +13,7 @@ from services.eligibility.registry.schemas import DisabilityKind, IncomeSource
 from services.eligibility.schemas import IdNumber, Month
 from shared import regions
 from shared.money import PositiveYuan
+from shared.timestamps import BusinessDate
 
 
 class _Row(BaseModel):
@@ -25,14 +26,14 @@ class _Row(BaseModel):
 class DeathRow(_Row):
     """Public security: a death (死亡注销)."""
 
-    died_on: date
+    died_on: BusinessDate
 
 
 class MoveRow(_Row):
     """Public security: a household-registration move (户籍迁移). ``to_town`` null (or absent) =
     moved out of the district; within the district ``to_village`` is required."""
 
-    moved_on: date
+    moved_on: BusinessDate
     to_town: str | None = None
     to_village: str | None = None
 
@@ -56,7 +57,7 @@ class DisabilityCertificateRow(_Row):
     certificate_number: str = Field(min_length=1, max_length=40)
     disability_grade: int | None = Field(None, ge=1, le=4)
     disability_kind: DisabilityKind | None = None
-    issued_on: date
+    issued_on: BusinessDate
     revoked: bool = False
 
     @model_validator(mode="after")

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from shared.timestamps import BusinessDate
+
 
 class ParameterOut(BaseModel):
     """One version of a parameter. ``value`` is a decimal string (yuan with two places)."""
@@ -38,7 +40,7 @@ class ParameterVersionIn(BaseModel):
 
     name: str = Field(max_length=64, examples=["dibao_standard"])
     value: str = Field(max_length=32, examples=["750.00"])
-    valid_from: date
+    valid_from: BusinessDate
     note: str | None = Field(None, max_length=500)
 
 

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 from services.eligibility.schemas import IdNumber, Month, Name, TownCode, VillageCode
 from shared import regions
 from shared.money import Yuan
+from shared.timestamps import BusinessDate
 
 Relation = Literal["head", "spouse", "child", "parent", "grandparent", "grandchild", "sibling", "child_in_law", "other"]
 DisabilityKind = Literal["physical", "visual", "hearing", "speech", "intellectual", "mental", "multiple"]
@@ -53,7 +54,7 @@ class ParentIn(_In):
     """A parent's situation, for orphan / child-without-care decisions (R-OR-2)."""
 
     situation: ParentSituation = "none"
-    missing_since: date | None = None
+    missing_since: BusinessDate | None = None
     disability_grade: int | None = Field(None, ge=1, le=4)
     disability_kind: DisabilityKind | None = None
 

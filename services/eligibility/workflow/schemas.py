@@ -8,6 +8,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.timestamps import BusinessDate
+
 Category = Literal["dibao", "tekun", "orphan", "child_without_care", "revolutionary_veteran"]
 
 
@@ -29,7 +31,7 @@ class OpinionIn(_In):
 
 
 class NoticeIn(_In):
-    starts_on: date | None = Field(None, description="first day of the public notice (default today)")
+    starts_on: BusinessDate | None = Field(None, description="first day of the public notice (default today)")
 
 
 class RefuseIn(_In):
@@ -53,7 +55,7 @@ class ObjectionIn(_In):
     objector_kind: Literal["villager", "relative", "anonymous", "other"] = "villager"
     channel: Literal["in_person", "phone", "letter", "online"] = "in_person"
     content: str = Field(min_length=1, max_length=2000, description="what the objection says")
-    received_on: date | None = Field(None, description="within the notice period (default today)")
+    received_on: BusinessDate | None = Field(None, description="within the notice period (default today)")
 
 
 class ResolveObjectionIn(_In):

@@ -223,7 +223,7 @@ async def list_cases(
     sla_state: SlaFilter | None = Query(None, description="R-TR-2 state now"),
     person_id: str | None = Query(None, max_length=64),
     household_id: str | None = Query(None, max_length=64),
-    year: int | None = Query(None, ge=2000, le=2100,
+    year: int | None = Query(None, ge=2000, le=2099,
                              description="only cases accepted (受理) that calendar year, Asia/Shanghai"),
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
@@ -234,7 +234,7 @@ async def list_cases(
     and year. All filters combine (AND). A town-scoped user sees its own town only (another
     ``town`` is 404). ID numbers are masked here.
 
-    ``year`` (2000–2100): cases whose ``accepted_at`` (受理时间) falls in that calendar year in
+    ``year`` (2000–2099): cases whose ``accepted_at`` (受理时间) falls in that calendar year in
     Asia/Shanghai time, i.e. ``[year-01-01T00:00+08:00, (year+1)-01-01T00:00+08:00)`` — the year
     the relief KPIs and ``/sla-summary?year=`` count a case in. Suggested cases not yet accepted
     have no acceptance time and are in no year. 422 problem+json: ``int_parsing`` (not an
@@ -461,7 +461,7 @@ def _rate(met: int, breached: int) -> str | None:
 
 @router.get("/sla-summary", response_model=SlaSummaryOut)
 async def sla_summary(
-    year: int | None = Query(None, ge=2000, le=2100, description="only cases accepted that year"),
+    year: int | None = Query(None, ge=2000, le=2099, description="only cases accepted that year"),
     town: str | None = Query(None, max_length=20, description="town (镇/街道) division code"),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),

@@ -5,13 +5,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.relief.cases.rules import DOCUMENTS, ApplicantType, CaseKind, Cause, ContactMethod, NonLocalCategory, SlaState
 from services.relief.schemas import IdNumber, LocalDatetime, ReliefAmount, TownCode, VillageCode
 from shared.money import Yuan
 from shared.regions import town_of_village
+from shared.timestamps import BusinessDatetime
 
 DocumentCode = Literal[tuple(DOCUMENTS)]  # type: ignore[valid-type]
 
@@ -59,7 +60,7 @@ class CheckIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     method: ContactMethod
-    checked_at: AwareDatetime | None = None
+    checked_at: BusinessDatetime | None = None
     note: str | None = Field(None, max_length=2000)
 
 
@@ -82,7 +83,7 @@ class CaseIn(BaseModel):
     reason: str = Field(min_length=1, max_length=2000)
     documents: list[DocumentIn] = Field(default_factory=list, max_length=20)
     checks: list[CheckIn] = Field(default_factory=list, max_length=20)
-    accepted_at: AwareDatetime | None = None
+    accepted_at: BusinessDatetime | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> CaseIn:
@@ -105,7 +106,7 @@ class AcceptIn(BaseModel):
     cause: Cause
     reason: str = Field(min_length=1, max_length=2000)
     documents: list[DocumentIn] = Field(default_factory=list, max_length=20)
-    accepted_at: AwareDatetime | None = None
+    accepted_at: BusinessDatetime | None = None
 
 
 class ApprovalIn(BaseModel):
@@ -287,7 +288,7 @@ class SlaEvaluateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    accepted_at: AwareDatetime
+    accepted_at: BusinessDatetime
 
 
 class SlaEvaluateOut(BaseModel):
@@ -304,7 +305,7 @@ class PaperworkEvaluateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    approved_at: AwareDatetime
+    approved_at: BusinessDatetime
 
 
 class PaperworkEvaluateOut(BaseModel):

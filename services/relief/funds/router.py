@@ -40,7 +40,7 @@ from shared.regions import town as town_region
 
 router = APIRouter(prefix="/api/v1/relief", tags=["approval and reserve funds"])
 
-Year = Path(ge=2000, le=2100, description="calendar year of the reserve")
+Year = Path(ge=2000, le=2099, description="calendar year of the reserve (2000 .. 2099)")
 
 
 def _town_path(town: str = Path(description="town (镇/街道) division code")) -> str:
@@ -104,7 +104,7 @@ async def _policy_for_year(session: AsyncSession, year: int) -> PolicySet:
 @router.get("/reserves", response_model=ReserveListOut)
 async def list_reserves(
     request: Request,
-    year: int = Query(ge=2000, le=2100),
+    year: int = Query(ge=2000, le=2099),
     principal: Principal = Depends(require_roles(*STAFF_ROLES)),
 ) -> ReserveListOut:
     """Each town's reserve (备用金) for ``year`` with its usage rate (R-TR-4 KPI: paid / allocated

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
 from services.relief.schemas import LocalDatetime, ReliefAmount, TownCode
 from shared.money import PositiveYuan, Yuan, format_yuan
+from shared.timestamps import BusinessDate
 
 
 class ApprovalRouteIn(BaseModel):
@@ -22,7 +23,7 @@ class ApprovalRouteIn(BaseModel):
     amount: ReliefAmount
     town: TownCode
     reserve_left: Yuan | None = None
-    on: date | None = None
+    on: BusinessDate | None = None
 
 
 class ApprovalRouteOut(BaseModel):

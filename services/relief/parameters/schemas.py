@@ -7,6 +7,8 @@ from decimal import Decimal
 
 from pydantic import BaseModel, ConfigDict, Field, field_serializer
 
+from shared.timestamps import BusinessDate
+
 
 class ParameterOut(BaseModel):
     """One version of a policy parameter. ``value`` is a decimal string in ``unit`` (yuan,
@@ -41,4 +43,4 @@ class ParameterIn(BaseModel):
 
     name: str = Field(max_length=64, examples=["case_cap"])
     value: Decimal = Field(examples=["5000.00"])
-    valid_from: date
+    valid_from: BusinessDate

@@ -63,7 +63,7 @@ def _compliance(met: int, breached: int) -> str | None:
 
 @router.get("/kpis", response_model=KpisOut)
 async def relief_kpis(
-    year: int = Query(ge=2000, le=2100),
+    year: int = Query(ge=2000, le=2099),
     town: str | None = Query(None, max_length=20),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_scopes(

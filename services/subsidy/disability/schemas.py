@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -10,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.subsidy.common import Month
 from services.subsidy.disability.rules import DISABILITY_KINDS
 from shared.money import Yuan
+from shared.timestamps import BusinessDate
 
 DisabilityKind = Literal[DISABILITY_KINDS]  # type: ignore[valid-type]
 
@@ -28,7 +28,7 @@ class DisabilityPersonIn(BaseModel):
     disability_kind: DisabilityKind | None = None
     long_term_care: bool | None = Field(None, description="needs long-term care (6 months or more)")
     care_months: int | None = Field(None, ge=0, le=1200, description="months of care needed (instead of long_term_care)")
-    deceased_on: date | None = None
+    deceased_on: BusinessDate | None = None
     other_living_allowance: Yuan | None = Field(None, description="same-kind living allowance from another scheme, yuan/month (择高)")
     other_nursing_allowance: Yuan | None = Field(None, description="same-kind nursing allowance from another scheme, yuan/month (择高)")
 

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.subsidy.common import Month
 from shared.money import PositiveYuan, Yuan
+from shared.timestamps import BusinessDate
 
 Milestone = Literal["started", "structure_done", "accepted"]
 
@@ -23,7 +24,7 @@ class ProjectCreate(BaseModel):
     town: str = Field(pattern=r"^\d{9}$")
     village: str | None = Field(None, pattern=r"^\d{12}$")
     subsidy: PositiveYuan = Field(description="housing subsidy of the project, yuan")
-    planned_on: date
+    planned_on: BusinessDate
     description: str | None = Field(None, max_length=2000)
 
 
@@ -31,7 +32,7 @@ class MilestoneIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     milestone: Milestone
-    reached_on: date
+    reached_on: BusinessDate
 
 
 class MilestoneOut(BaseModel):
@@ -76,7 +77,7 @@ class TranchesEvaluateIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subsidy: PositiveYuan
-    on: date | None = Field(None, description="date whose tranche ratios apply (default: today)")
+    on: BusinessDate | None = Field(None, description="date whose tranche ratios apply (default: today)")
 
 
 class TranchesEvaluateOut(BaseModel):

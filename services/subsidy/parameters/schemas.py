@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.timestamps import BusinessDate
+
 
 class ParameterVersionOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
@@ -35,7 +37,7 @@ class ParameterOut(BaseModel):
 class NewVersion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: BusinessDate
+    valid_to: BusinessDate | None = None
     value: Any = Field(description='the new value, e.g. "720.00" for money, "3.5" for a percentage')
     note: str | None = Field(None, max_length=2000)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.subsidy.common import Month, Percent
 from shared.money import Yuan
+from shared.timestamps import BusinessDate
 
 PriceCategory = Literal["dibao", "tekun", "revolutionary_veteran", "orphan", "child_without_care"]
 
@@ -39,7 +40,7 @@ class CpiRowIn(BaseModel):
     month: Month
     cpi_yoy_pct: Percent
     food_cpi_yoy_pct: Percent
-    released_on: date | None = Field(None, description="the index's release date (default: the day received)")
+    released_on: BusinessDate | None = Field(None, description="the index's release date (default: the day received)")
     checked: bool = Field(True, description="false: a figure not yet re-checked against the release")
 
 

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from services.wishes import rules
 from services.wishes.schemas import Timestamp, Trace
 from shared.money import PositiveYuan, Yuan
+from shared.timestamps import BusinessDate
 
 Category = Literal["daily_necessities", "food", "clothing", "study", "appliance", "medical_aid", "housing", "other"]
 
@@ -35,8 +36,8 @@ class CampaignIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200, examples=["微光成炬·助力脱贫攻坚 2020"])
-    starts_on: date
-    ends_on: date | None = None
+    starts_on: BusinessDate
+    ends_on: BusinessDate | None = None
 
     @model_validator(mode="after")
     def _dates(self) -> CampaignIn:
@@ -145,7 +146,7 @@ class CollectionEvaluateIn(BaseModel):
     child_in_difficulty: bool = False
     wishes_in_village: int = Field(0, ge=0, le=1000)
     household_has_wish: bool = False
-    on: date | None = Field(None, description="date whose village_quota applies (default: today)")
+    on: BusinessDate | None = Field(None, description="date whose village_quota applies (default: today)")
 
 
 class CollectionEvaluateOut(BaseModel):

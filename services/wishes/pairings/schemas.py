@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from services.wishes import rules
 from services.wishes.schemas import Timestamp
 from shared.money import Yuan
+from shared.timestamps import BusinessDate
 
 OrganizationKind = Literal["social_organization", "enterprise", "charity", "volunteer_team", "other"]
 
@@ -67,7 +68,7 @@ class PairingIn(BaseModel):
 
     organization_id: int = Field(ge=1)
     village: str = Field(min_length=12, max_length=12)
-    started_on: date
+    started_on: BusinessDate
     note: str | None = Field(None, max_length=500)
 
 

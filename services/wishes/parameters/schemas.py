@@ -7,6 +7,7 @@ from datetime import date
 from pydantic import BaseModel, Field
 
 from services.wishes.schemas import Timestamp
+from shared.timestamps import BusinessDate
 
 
 class ParameterVersionOut(BaseModel):
@@ -29,4 +30,4 @@ class ParameterVersionIn(BaseModel):
 
     name: str = Field(max_length=64, examples=["pledge_days"])
     value: str = Field(max_length=100, examples=["30"])
-    valid_from: date
+    valid_from: BusinessDate

@@ -6,11 +6,12 @@ import uuid
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.wishes import rules
 from services.wishes.schemas import Timestamp, Trace
 from shared.money import PositiveYuan, Yuan
+from shared.timestamps import BusinessDatetime
 
 MAX_WISHES_PER_PLEDGE = 50
 
@@ -130,9 +131,9 @@ class ExpiryEvaluateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    pledged_at: AwareDatetime
+    pledged_at: BusinessDatetime
     status: Literal["active", "delivered", "fulfilled", "expired"] = "active"
-    as_of: AwareDatetime | None = None
+    as_of: BusinessDatetime | None = None
 
 
 class ExpiryEvaluateOut(BaseModel):
