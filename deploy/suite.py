@@ -244,6 +244,16 @@ def store_admin_password(data_dir: Path, password: str) -> Path:
     return path
 
 
+def where_to_look(gateway: str) -> list[str]:
+    """The start-up banner's lines naming the suite's pages (``gateway``: its base URL)."""
+    return [
+        f"  Gateway   {gateway}",
+        f"  API docs  {gateway}/docs",
+        f"  Dashboard {gateway}/dashboard",
+        f"  Health    {gateway}/readyz    Metrics {gateway}/metrics",
+    ]
+
+
 async def _run(config: SuiteConfig) -> int:
     from shared.logging import configure_logging
 
@@ -257,9 +267,7 @@ async def _run(config: SuiteConfig) -> int:
         await suite.start()
         gateway = config.url("gateway")
         print("\n  Quangang safety-net suite is running (mode: %s)\n" % config.mode)
-        print(f"  Gateway   {gateway}")
-        print(f"  API docs  {gateway}/docs")
-        print(f"  Health    {gateway}/readyz    Metrics {gateway}/metrics")
+        print("\n".join(where_to_look(gateway)))
         if suite.admin_password:
             print(f"\n  First administrator: admin / {suite.admin_password}   (shown once; keep it)")
             if not config.admin_password:  # generated: kept for `make demo`, readable by its owner only

@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -29,7 +29,7 @@ async def ensure_admin(session_factory: async_sessionmaker[AsyncSession], passwo
     8 characters (the rule every user's password follows).
     """
     async with session_factory() as session:
-        if await session.scalar(select(User.id).where(User.username == ADMIN_USERNAME)) is not None:
+        if await session.scalar(select(User.id).where(func.lower(User.username) == ADMIN_USERNAME)) is not None:
             return None
     password = password or generate_secret(18)
     if len(password) < MIN_PASSWORD_LENGTH:

@@ -13,13 +13,15 @@ gateway mints for itself. The PUT answers once every upstream has acknowledged o
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict
+from pydantic import AfterValidator, AwareDatetime, BaseModel, BeforeValidator, ConfigDict, StrictBool
+from pydantic_core import PydanticCustomError
 from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 
@@ -28,6 +30,7 @@ from gateway.models import ClockSetting
 from gateway.ratelimit import enforce_rate_limit
 from gateway.upstreams import Upstream, is_timeout
 from shared.auth import DISTRICT_ADMIN, Principal, require_roles
+from shared.calendar import TZ
 from shared.clock import ControllableClock
 from shared.errors import Problem
 
@@ -35,11 +38,40 @@ log = structlog.get_logger("gateway.clock")
 router = APIRouter(prefix="/api/v1/admin", tags=["clock"], dependencies=[Depends(enforce_rate_limit)])
 
 
+# The clock may be set from 2000-01-01 to 2099-12-31 (Asia/Shanghai). The demo replays 2019–2020
+# and the tests set years up to the 2030s; earlier or later is a typo (a number of seconds, a
+# year 1 or 9999), and every service would take it as "today": its working-day arithmetic would
+# overflow near the ends of the calendar, Asia/Shanghai shows its local mean time (+08:05) before
+# 1901, and the services refuse business dates after 2099 (shared.timestamps), so "today" must stay
+# within that.
+CLOCK_EARLIEST = datetime(2000, 1, 1, tzinfo=TZ)
+CLOCK_END = datetime(2100, 1, 1, tzinfo=TZ)
+# An RFC 3339 / ISO 8601 date and time with an offset; pydantic alone would also take "12345" as
+# seconds since 1970.
+_ISO_INSTANT = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|z|[+-]\d{2}:?\d{2})")
+
+
+def _iso_text(value: Any) -> Any:
+    if not isinstance(value, str) or not _ISO_INSTANT.fullmatch(value):
+        raise PydanticCustomError("iso_datetime", "an ISO 8601 date and time with an offset, e.g. 2020-05-09T10:00:00+08:00")
+    return value
+
+
+def _clock_range(value: datetime) -> datetime:
+    if not CLOCK_EARLIEST <= value < CLOCK_END:
+        raise PydanticCustomError("out_of_range", "the clock can be set from 2000-01-01 to 2099-12-31 (Asia/Shanghai)")
+    return value
+
+
 class ClockIn(BaseModel):
+    """``now``: an ISO 8601 string with an offset, 2000-01-01 .. 2099-12-31 Asia/Shanghai (422
+    ``iso_datetime`` / ``timezone_aware`` / ``out_of_range``); ``running``: a JSON boolean (422
+    ``bool_type``)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    now: AwareDatetime
-    running: bool = False
+    now: Annotated[AwareDatetime, BeforeValidator(_iso_text), AfterValidator(_clock_range)]
+    running: StrictBool = False
 
 
 class ClockOut(BaseModel):
@@ -105,7 +137,11 @@ async def _push(upstream: Upstream, body: dict[str, Any], token: str, timeout: f
 async def set_clock(
     setting: ClockIn, request: Request, _: Principal = Depends(require_roles(DISTRICT_ADMIN))
 ) -> ClockSetResult:
-    """Set the suite's clock (district_admin; demo/test mode only) and push it to every service."""
+    """Set the suite's clock (district_admin; demo/test mode only) and push it to every service.
+
+    422 problem (``validation_failed``) for a ``now`` that is not an ISO 8601 string with an offset
+    in 2000 .. 2099, or a ``running`` that is not a boolean; 403 ``clock_not_controllable`` in
+    production."""
     app = request.app
     clock = app.state.clock
     if not isinstance(clock, ControllableClock):

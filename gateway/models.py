@@ -10,7 +10,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, Uuid, text
+from sqlalchemy import Boolean, DateTime, Index, Integer, String, Text, Uuid, func, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -25,7 +25,11 @@ class Base(DeclarativeBase):
 
 
 class User(Base):
-    """A staff member or a donor who signs in with the password grant."""
+    """A staff member or a donor who signs in with the password grant.
+
+    ``username`` keeps the case it was created with (it is the tokens' subject) but is unique
+    ignoring case (``uq_users_username_lower``): ``ADMIN`` cannot sit beside ``admin``, and signing
+    in matches either."""
 
     __tablename__ = "users"
 
@@ -38,6 +42,10 @@ class User(Base):
     village: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
+
+
+# Declared after the class: the expression needs the column.
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
 class Client(Base):

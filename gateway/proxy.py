@@ -58,7 +58,12 @@ _REQUEST_DROP = HOP_BY_HOP | {
 # The gateway's server adds its own date/server and x-request-id; duplicates would confuse clients.
 _RESPONSE_DROP = HOP_BY_HOP | {b"date", b"server", b"x-request-id"}
 _RESPONSE_DROP_WITH_LENGTH = _RESPONSE_DROP | {b"content-length"}
-_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS"})
+# RFC 9110 §9.2.2: methods whose repetition has the effect of one request. A request is retried
+# (once, on a new connection) only with one of them or with an Idempotency-Key the service
+# replays, and only when the reused keep-alive connection failed before any byte of an answer
+# arrived — the rule of Go's net/http and urllib3. A POST without a key is never sent twice: the
+# upstream may have acted on it before closing.
+_IDEMPOTENT = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 BUFFER_LIMIT = 64 * 1024
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 _NO_BODY_STATUS = frozenset({204, 304})
@@ -102,6 +107,11 @@ def _connection_listed(headers: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
         if name.lower() == b"connection":
             listed.update(t.strip().lower() for t in value.split(b",") if t.strip())
     return frozenset(listed)
+
+
+def _has_idempotency_key(scope: Scope) -> bool:
+    """Whether the request carries an ``Idempotency-Key`` (the services replay a repeated one)."""
+    return any(key == b"idempotency-key" for key, _ in scope["headers"])
 
 
 def _target(scope: Scope) -> bytes:
@@ -237,10 +247,12 @@ class Forwarder:
         chunked = has_body and not has_length and more
         timeout = upstream.read_timeout
         started = time.perf_counter()
-        retry = method in _IDEMPOTENT and not has_body
+        # A body can be sent again only if the whole of it is in hand (not streamed).
+        retry = (method in _IDEMPOTENT or _has_idempotency_key(scope)) and not more
+        fresh = False
         while True:
             try:
-                conn = await pool.acquire()
+                conn = await pool.acquire(fresh=fresh)
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 self._failed(upstream, exc, time.perf_counter() - started)
             conn.begin(head_only=method == "HEAD")
@@ -257,11 +269,13 @@ class Forwarder:
                 break
             except (UpstreamTimeout, UpstreamUnavailable) as exc:
                 conn.abort()
-                # A pooled keep-alive connection the upstream has meanwhile closed (it restarted)
-                # fails before anything was answered; an idempotent request without a body is
-                # retried once, on a new connection.
+                # A pooled keep-alive connection the upstream has meanwhile closed (after a 500,
+                # on restart) fails on write or before anything was answered: a request that may
+                # be repeated (see _IDEMPOTENT) is retried once, on a new connection.
                 if retry and conn.reused and not conn.received and isinstance(exc, UpstreamUnavailable):
                     retry = False
+                    fresh = True
+                    log.info("gateway.upstream.retried", service=upstream.name, method=method)
                     continue
                 self._failed(upstream, exc, time.perf_counter() - started)
             except BaseException:
@@ -323,7 +337,8 @@ class Forwarder:
         started = time.perf_counter()
         # A pooled keep-alive connection the upstream has meanwhile closed (it restarted) fails
         # before anything was answered; an idempotent request without a body is retried once.
-        attempts = 2 if method in _IDEMPOTENT and not has_body else 1
+        # (The body is streamed from the caller here, so one that has a body is sent only once.)
+        attempts = 2 if (method in _IDEMPOTENT or _has_idempotency_key(scope)) and not has_body else 1
         for attempt in range(attempts):
             try:
                 response = await upstream.transport.handle_async_request(outgoing)

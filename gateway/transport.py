@@ -341,6 +341,11 @@ class H1Connection(asyncio.Protocol):
             self.abort()
 
     def eof_received(self) -> bool | None:
+        # The upstream closed its side (uvicorn does after an unhandled exception's 500, or after
+        # answering ``Connection: close``). connection_lost only follows on a later turn of the
+        # loop: until then this connection must not be handed out again, so it leaves the pool now.
+        self.closed = True
+        self._pool.forget(self)
         return None  # close the transport: connection_lost follows
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -378,6 +383,8 @@ class H1Connection(asyncio.Protocol):
             return
         self.status = status
         self.headers_done = True
+        # False when the answer says ``Connection: close`` (llhttp reads it): the connection is
+        # dropped on release instead of going back to the pool.
         self.keep_alive = self._parser.should_keep_alive() and not self._head_only
         if self._head_only:
             self._finish()  # llhttp would wait for the body a HEAD answer announces but never has
@@ -444,10 +451,18 @@ class H1Pool:
         self._waiters: list[asyncio.Future[H1Connection | None]] = []
         self._closed = False
 
-    async def acquire(self) -> H1Connection:
-        """A connection ready for an exchange: an idle one, a new one, or the next one released."""
+    async def acquire(self, *, fresh: bool = False) -> H1Connection:
+        """A connection ready for an exchange: an idle one, a new one, or the next one released.
+
+        ``fresh``: not an idle one (a retry after a pooled connection turned out closed: the other
+        idle ones may be as stale); when the pool is full, an idle connection is closed to make
+        room rather than waited for."""
         idle = self._idle
         now = time.monotonic()
+        if fresh:
+            if self._count >= self.max_connections and idle:
+                idle.pop(0).abort()  # the oldest; abort() forgets it, which frees its place
+            idle = []
         while idle:
             conn = idle.pop()
             if conn.closed:

@@ -1,16 +1,23 @@
 """Use cases of users and system clients (keyword-only ``*, uow``).
 
-Errors: 409 ``username_taken`` / ``client_id_taken``; 422 from :func:`check_assignment`.
+Errors: 409 ``username_taken`` / ``client_id_taken``; 422 from :func:`check_assignment`; 422
+``reserved_username`` for a donor's sign-up under a built-in account's name.
 Passwords and secrets are only ever stored as argon2id hashes and never logged.
+
+Usernames are compared ignoring case everywhere (``lower()`` in the database, whose unique index
+``uq_users_username_lower`` settles a race of two sign-ups): ``ADMIN`` is taken when ``admin``
+exists, and ``Admin`` signs in as ``admin``. The stored name keeps its case (it is the subject of
+the user's tokens).
 """
 
 from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.auth.passwords import generate_secret, hash_secret, verify_secret
@@ -19,10 +26,22 @@ from gateway.auth.users import check_assignment
 from gateway.models import Client, User
 from shared.auth import DONOR
 from shared.db import UnitOfWork
-from shared.errors import Problem
+from shared.errors import Problem, validation_problem
 from shared.pagination import Page, PageParams, make_page
 
 log = structlog.get_logger("gateway.auth")
+
+# Names a donor may not sign up under, in any case: the built-in administrator (``admin``,
+# bootstrap.py), the subject of the gateway's own tokens (``gateway``, which the services' audit
+# logs show as the actor of clock settings) and the names people read as "the system". A list, not
+# a pattern: ``admin2`` or ``nanpu-caseworker`` are ordinary names (staff accounts are created by
+# the administrator, who sees the roles; a donor's token never carries staff roles).
+RESERVED_USERNAMES = frozenset({"admin", "administrator", "root", "system", "gateway", "superuser"})
+
+
+def same_username(username: str) -> Any:
+    """The condition matching ``username`` ignoring case (served by ``uq_users_username_lower``)."""
+    return func.lower(User.username) == func.lower(username)
 
 
 async def _insert_user(
@@ -36,7 +55,7 @@ async def _insert_user(
     uow.session.add(user)
     try:
         await uow.session.flush()
-    except IntegrityError:
+    except IntegrityError:  # the same name ignoring case exists (the index on lower(username))
         raise Problem(409, "username_taken", f"The username {username!r} is taken") from None
     await uow.commit()
     log.info("gateway.user.created", username=username, roles=roles, town=town)
@@ -59,7 +78,13 @@ async def create_user(data: UserCreate, *, uow: UnitOfWork) -> UserOut:
 
 
 async def register_donor(data: DonorRegistration, *, uow: UnitOfWork) -> UserOut:
-    """A donor's own sign-up: role donor only, no town."""
+    """A donor's own sign-up: role donor only, no town. 409 ``username_taken`` (ignoring case),
+    422 ``reserved_username`` (:data:`RESERVED_USERNAMES`)."""
+    if data.username.lower() in RESERVED_USERNAMES:
+        raise validation_problem(
+            [{"field": "username", "code": "reserved_username", "message": "this name is reserved"}],
+            "The username is reserved",
+        )
     async with uow:
         user = await _insert_user(
             uow, username=data.username, password=data.password, display_name=data.display_name, roles=[DONOR]
@@ -110,7 +135,7 @@ class Account:
 async def authenticate_user(username: str, password: str, *, uow: UnitOfWork) -> Account | None:
     """The active user with these credentials, or None (the same work whether or not it exists)."""
     async with uow:
-        user = await uow.session.scalar(select(User).where(User.username == username))
+        user = await uow.session.scalar(select(User).where(same_username(username)))
         stored = user.password_hash if user is not None else None
         account = None
         if user is not None and user.active:

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, or_, select, tuple_
+from sqlalchemy import and_, bindparam, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -48,44 +48,76 @@ def _param(name: str, column: Any) -> Any:
     return bindparam(name, type_=column.type)
 
 
-def _place(*, registry: bool) -> Any:
-    """Upsert of ``:hh``'s town. ``registry``: an ``eligibility.household.*`` event decides (the
-    newest ``revision`` wins); otherwise the event only fills a town still unknown."""
+def _insert_place() -> Any:
     h = _households.c
-    statement = insert(_households).values(
+    return insert(_households).values(
         household_id=_param("hh", h.household_id), town=_param("h_town", h.town),
         village=_param("h_village", h.village), revision=_param("h_revision", h.revision),
         updated_at=_param("now", h.updated_at),
     )
+
+
+def _place_by_registry() -> Any:
+    """Upsert of ``:hh``'s town by an ``eligibility.household.*`` event: the newest ``revision``
+    wins (an older one arriving late changes nothing)."""
+    h = _households.c
+    statement = _insert_place()
     x = statement.excluded
-    if registry:
-        return statement.on_conflict_do_update(
-            index_elements=[h.household_id],
-            set_={"town": x.town, "village": x.village, "revision": x.revision, "updated_at": x.updated_at},
-            where=or_(h.revision.is_(None), and_(x.revision.is_not(None), x.revision > h.revision)),
-        )
     return statement.on_conflict_do_update(
         index_elements=[h.household_id],
-        set_={"town": x.town, "village": x.village, "updated_at": x.updated_at},
-        where=and_(h.town.is_(None), x.town.is_not(None)),
+        set_={"town": x.town, "village": x.village, "revision": x.revision, "updated_at": x.updated_at},
+        where=or_(h.revision.is_(None), and_(x.revision.is_not(None), x.revision > h.revision)),
     )
 
 
-def _with_entry(place: Any) -> Any:
-    """``place`` then the event's entry for ``:hh`` (one per event and household: ON CONFLICT)."""
+def _places_if_unknown() -> tuple[Any, Any]:
+    """Any other event only fills a town still unknown: the household inserted if new (ON CONFLICT
+    DO NOTHING), and updated only where its town IS NULL — two data-modifying CTEs of one
+    statement (they see the same snapshot: the UPDATE never sees the row the INSERT adds, which
+    has the town already).
+
+    Not an upsert: ON CONFLICT DO UPDATE locks the existing row even when its WHERE refuses the
+    update, so every event of a household queued its consumer lane behind the others' open
+    transactions on that row (and two lanes taking two households in opposite orders deadlocked:
+    the DBAPIError retries of subsidy.payment.paid). DO NOTHING and an UPDATE whose WHERE matches
+    no row lock nothing, so a household whose town is known — nearly every event — is only read.
+    (Two events placing a *new* household at once: the second's UPDATE does not see the first's
+    row; if the first had no town, the town waits for the household's next event.)"""
+    h = _households.c
+    insert_new = _insert_place().on_conflict_do_nothing(index_elements=[h.household_id])
+    town = _param("h_town", h.town)
+    fill = (
+        update(_households)
+        .where(h.household_id == _param("hh", h.household_id), h.town.is_(None), town.is_not(None))
+        .values(town=town, village=_param("h_village", h.village), updated_at=_param("now", h.updated_at))
+    )
+    return insert_new, fill
+
+
+def _place_if_unknown() -> Any:
+    """:func:`_places_if_unknown` as one statement (the UPDATE, the INSERT as its CTE)."""
+    insert_new, fill = _places_if_unknown()
+    return fill.add_cte(insert_new.cte("inserted"))
+
+
+def _with_entry(*places: Any) -> Any:
+    """``places`` then the event's entry for ``:hh`` (one per event and household: ON CONFLICT)."""
     e = _entries.c
-    return insert(_entries).values(
+    statement = insert(_entries).values(
         household_id=_param("hh", e.household_id), occurred_at=_param("e_at", e.occurred_at),
         service=_param("e_service", e.service), type=_param("e_type", e.type), step=_param("e_step", e.step),
         subject=_param("e_subject", e.subject), summary=_param("e_summary", e.summary), data=_param("e_data", e.data),
         event_id=_param("e_id", e.event_id),
-    ).on_conflict_do_nothing().add_cte(place.cte("placed"))
+    ).on_conflict_do_nothing()
+    for number, place in enumerate(places):
+        statement = statement.add_cte(place.cte(f"placed_{number}"))
+    return statement
 
 
-PLACE_BY_REGISTRY = _place(registry=True)
-PLACE_IF_UNKNOWN = _place(registry=False)
-ENTRY_PLACED_BY_REGISTRY = _with_entry(_place(registry=True))
-ENTRY_PLACED_IF_UNKNOWN = _with_entry(_place(registry=False))
+PLACE_BY_REGISTRY = _place_by_registry()
+PLACE_IF_UNKNOWN = _place_if_unknown()
+ENTRY_PLACED_BY_REGISTRY = _with_entry(_place_by_registry())
+ENTRY_PLACED_IF_UNKNOWN = _with_entry(*_places_if_unknown())
 
 
 def _placement(event: CloudEvent, household_id: str, now: datetime) -> dict[str, Any]:

@@ -2,7 +2,8 @@
 
 Everything runs in the session's event loop with ``uvicorn.Server`` on free ports: two small
 test-only ASGI upstreams (``echo`` answers what it received and records clock settings; ``hang``
-never answers ``/slow``), a ``down`` upstream nobody listens on, and two gateways sharing one
+never answers ``/slow``), ``crash`` (uvicorn closing the connection after a 500) and ``closing``
+(a raw server closing keep-alive connections on cue), a ``down`` upstream nobody listens on, and two gateways sharing one
 migrated database: ``gateway`` in test mode (upstream timeout 1 s) and ``strict`` in production
 mode with a tiny rate limit.
 """
@@ -100,6 +101,91 @@ def hang_app(release: asyncio.Event) -> Callable[..., Awaitable[None]]:
     return app
 
 
+class Closing:
+    """A raw HTTP/1.1 upstream that closes keep-alive connections the ways real servers do.
+
+    Per request (its path's last segment): ``close-after`` answers and then closes the connection
+    at once (uvicorn after an unhandled exception's 500); ``close-header`` answers with
+    ``Connection: close`` but leaves the socket open (a request sent on it again would never be
+    answered); after ``drop-next`` the connection's next request is read and the connection closed
+    without a byte of answer; after ``half-next`` the next request gets a partial head, then the
+    close. Anything else: 200 ``{"conn", "n", "method", "path", "body"}``. ``seen`` lists every
+    request read as ``(connection number, method, path)``, answered or not.
+    """
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, str, str]] = []
+        self._connections = 0
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.server: asyncio.Server | None = None
+        self.url = ""
+
+    async def start(self) -> Closing:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self.server.sockets[0].getsockname()[1]}"
+        return self
+
+    async def stop(self) -> None:
+        if self.server is not None:
+            self.server.close()
+        for writer in list(self._writers):
+            writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections += 1
+        conn, n, then = self._connections, 0, ""
+        self._writers.add(writer)
+        try:
+            while True:
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                lines = head.decode("latin-1").split("\r\n")
+                method, path, _ = lines[0].split(" ", 2)
+                length = next((int(v) for k, _, v in (line.partition(":") for line in lines[1:]) if k.lower() == "content-length"), 0)
+                body = await reader.readexactly(length) if length else b""
+                n += 1
+                self.seen.append((conn, method, path))
+                if then == "drop-next":
+                    return
+                if then == "half-next":
+                    writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n")
+                    await writer.drain()
+                    return
+                then = path.rsplit("/", 1)[-1]
+                payload = json.dumps({"conn": conn, "n": n, "method": method, "path": path,
+                                      "body": body.decode("utf-8", "replace")}).encode()
+                extra = b"connection: close\r\n" if then == "close-header" else b""
+                if method == "HEAD":
+                    payload = b""
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n%s\r\n%s"
+                             % (len(payload), extra, payload))
+                await writer.drain()
+                if then == "close-after":
+                    return
+                if then == "close-header":
+                    await reader.read()  # until the gateway hangs up; anything sent is never answered
+                    return
+        finally:
+            self._writers.discard(writer)
+            writer.close()
+
+
+def crashing_app() -> Callable[..., Awaitable[None]]:
+    """``…/boom`` answers 500 and then raises, as Starlette's ServerErrorMiddleware does after an
+    unhandled exception (uvicorn then closes the keep-alive connection); anything else 200."""
+
+    async def app(scope: Scope, receive: Any, send: Any) -> None:
+        body = await _read_body(receive)
+        if scope["path"].endswith("/boom"):
+            await _answer(send, 500, {"code": "internal_error"})
+            raise RuntimeError("boom (a test upstream's deliberate failure)")
+        await _answer(send, 200, {"method": scope["method"], "body": body.decode("utf-8", "replace")})
+
+    return app
+
+
 class Served:
     """An ASGI app served by uvicorn in this event loop."""
 
@@ -151,6 +237,7 @@ class Stage:
     release: asyncio.Event
     database_url: str
     upstreams: dict[str, str]
+    closing: Closing
 
 
 def _settings(database_url: str, nats_url: str, port: int, upstreams: dict[str, str], **overrides: Any) -> Settings:
@@ -177,7 +264,10 @@ async def stage(databases, nats_server) -> AsyncIterator[Stage]:
     echo, release = Echo(), asyncio.Event()
     echo_server = await Served(echo_app(echo), free_port()).start()
     hang_server = await Served(hang_app(release), free_port()).start()
-    upstreams = {"echo": echo_server.url, "hang": hang_server.url, "down": f"http://127.0.0.1:{free_port()}"}
+    crash_server = await Served(crashing_app(), free_port()).start()
+    closing = await Closing().start()
+    upstreams = {"echo": echo_server.url, "hang": hang_server.url, "down": f"http://127.0.0.1:{free_port()}",
+                 "closing": closing.url, "crash": crash_server.url}
     port, strict_port = free_port(), free_port()
     gateway_app = create_app(_settings(database_url, nats_server.url, port, upstreams))
     strict_app = create_app(_settings(
@@ -191,12 +281,13 @@ async def stage(databases, nats_server) -> AsyncIterator[Stage]:
         yield Stage(
             Gateway(gateway_server.url, gateway_app, gateway_app.state.settings),
             Gateway(strict_server.url, strict_app, strict_app.state.settings),
-            echo, release, database_url, upstreams,
+            echo, release, database_url, upstreams, closing,
         )
     finally:
         release.set()
-        for server in (gateway_server, strict_server, echo_server, hang_server):
+        for server in (gateway_server, strict_server, echo_server, hang_server, crash_server):
             await server.stop()
+        await closing.stop()
 
 
 @pytest.fixture(scope="session")

@@ -165,6 +165,46 @@ async def test_admin_creates_a_village_officer_who_can_sign_in(stage: Stage, api
     assert duplicate.status_code == 409 and duplicate.json()["code"] == "username_taken"
 
 
+async def test_usernames_are_unique_and_sign_in_ignoring_case(stage: Stage, api, anon) -> None:
+    name = f"Officer{uuid.uuid4().hex[:8]}"
+    created = await api.post("/api/v1/admin/users", json={
+        "username": name, "password": "officer-pass", "display_name": "王秀英", "roles": ["auditor"]})
+    assert created.status_code == 201, created.text
+    assert created.json()["username"] == name  # stored as given
+    for other in (name.lower(), name.upper()):
+        staff = await api.post("/api/v1/admin/users", json={
+            "username": other, "password": "officer-pass", "display_name": "x", "roles": ["auditor"]})
+        assert (staff.status_code, staff.json()["code"]) == (409, "username_taken"), other
+        donor = await anon.post("/oauth/register", json={"username": other, "password": "donor-pass-1", "display_name": "x"})
+        assert (donor.status_code, donor.json()["code"]) == (409, "username_taken"), other
+    # Any case signs in, as the account created (its subject keeps the stored name).
+    for typed in (name, name.lower(), name.upper()):
+        assert claims_of(await stage.gateway.token(typed, "officer-pass"))["sub"] == name
+    assert claims_of(await stage.gateway.token("ADMIN"))["sub"] == "admin"
+    wrong = await anon.post("/oauth/token", data={"grant_type": "password", "username": name.upper(), "password": "wrong-pass"})
+    assert wrong.status_code == 400 and wrong.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize("username", ["ADMIN", "Admin", "admin", "Administrator", "ROOT", "gateway", "System"])
+async def test_a_donor_cannot_sign_up_as_a_built_in_account(anon, username: str) -> None:
+    response = await anon.post("/oauth/register", json={"username": username, "password": "donor-pass-123",
+                                                        "display_name": "南埔镇 caseworker"})
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert [e["code"] for e in response.json()["errors"]] == ["reserved_username"]
+
+
+async def test_the_database_refuses_a_username_differing_only_in_case(stage: Stage) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway.models import User
+
+    async with stage.gateway.app.state.sessionmaker() as session:
+        session.add(User(username="AdMiN", password_hash="x", display_name="x", roles=["donor"], active=True))
+        with pytest.raises(IntegrityError, match="uq_users_username_lower"):
+            await session.commit()
+
+
 @pytest.mark.parametrize(
     ("body", "code"),
     [
@@ -235,3 +275,29 @@ async def test_bad_clients_are_refused_and_nothing_is_stored(stage: Stage, api) 
         assert response.status_code == 422, (body, response.text)
         assert response.headers["content-type"] == PROBLEM
     assert await count(stage, Client) == before
+
+
+async def test_the_case_insensitive_index_migration_names_existing_clashes(databases) -> None:
+    from alembic import command
+    from sqlalchemy import text
+
+    from shared.db import make_engine
+    from shared.migrations import alembic_config, upgrade
+
+    url = await databases.create("gwcase")
+    await asyncio.to_thread(command.upgrade, alembic_config("gateway", url), "0002_household_chain")
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as conn:
+            for name in ("admin", "ADMIN", "Nanpu1", "nanpu2"):
+                await conn.execute(text("INSERT INTO users (id, username, password_hash, display_name, roles) "
+                                        "VALUES (gen_random_uuid(), :n, 'x', 'x', '[]')"), {"n": name})
+        with pytest.raises(RuntimeError, match="admin, ADMIN"):
+            await asyncio.to_thread(upgrade, "gateway", url)
+        async with engine.begin() as conn:
+            await conn.execute(text("UPDATE users SET username = 'admin-imitation' WHERE username = 'ADMIN'"))
+        await asyncio.to_thread(upgrade, "gateway", url)  # no clash left: the index is built
+        async with engine.begin() as conn:
+            assert await conn.scalar(text("SELECT count(*) FROM pg_indexes WHERE indexname = 'uq_users_username_lower'")) == 1
+    finally:
+        await engine.dispose()

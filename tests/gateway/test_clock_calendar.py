@@ -60,6 +60,40 @@ async def test_clock_input_must_be_an_aware_time(api) -> None:
         assert response.headers["content-type"] == PROBLEM
 
 
+@pytest.mark.parametrize(("body", "code"), [
+    ({"now": 12345}, "iso_datetime"),  # was taken as 1970-01-01T03:25:45Z
+    ({"now": 1589000000.5}, "iso_datetime"),
+    ({"now": "12345"}, "iso_datetime"),
+    ({"now": "1589000000"}, "iso_datetime"),
+    ({"now": True}, "iso_datetime"),
+    ({"now": "2020-05-09"}, "iso_datetime"),
+    ({"now": "1999-12-31T23:59:59+08:00"}, "out_of_range"),
+    ({"now": "2100-01-01T00:00:00+08:00"}, "out_of_range"),
+    ({"now": "0001-01-01T00:00:00+08:00"}, "out_of_range"),
+    ({"now": "9999-12-31T23:59:59+08:00"}, "out_of_range"),
+    ({"now": "2020-05-09T10:00:00+08:00", "running": "yes"}, "bool_type"),  # was taken as true
+    ({"now": "2020-05-09T10:00:00+08:00", "running": 1}, "bool_type"),
+    ({"now": "2020-05-09T10:00:00+08:00", "running": None}, "bool_type"),
+])
+async def test_clock_refuses_numbers_non_booleans_and_years_out_of_range(stage: Stage, api, anon, body, code) -> None:
+    before = (await anon.get("/api/v1/admin/clock")).json()["revision"]
+    pushed = len(stage.echo.clock_settings)
+    response = await api.put("/api/v1/admin/clock", json=body)
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"] == PROBLEM
+    assert [e["code"] for e in response.json()["errors"]] == [code]
+    assert (await anon.get("/api/v1/admin/clock")).json()["revision"] == before and len(stage.echo.clock_settings) == pushed
+
+
+async def test_clock_accepts_the_edges_of_its_range(api) -> None:
+    for now, utc in (("2000-01-01T00:00:00+08:00", "1999-12-31T16:00:00+00:00"),
+                     ("2099-12-31T23:59:59.5+08:00", "2099-12-31T15:59:59.500000+00:00"),
+                     ("2020-05-09T02:00:00Z", "2020-05-09T02:00:00+00:00")):
+        response = await api.put("/api/v1/admin/clock", json={"now": now, "running": False})
+        assert response.status_code == 200, response.text
+        assert response.json()["now"] == utc
+
+
 # --- calendar -----------------------------------------------------------------------------------
 
 async def _calendar_state(stage: Stage, year: int) -> tuple[int, int]:
@@ -133,6 +167,27 @@ async def test_deadline_input_is_checked(api, anon) -> None:
     assert naive.status_code == 422 and naive.headers["content-type"] == PROBLEM
     for body in ({"start": "2020-04-30T10:00:00+08:00", "working_days": 0}, {"working_days": 5}):
         assert (await api.post("/api/v1/calendar/deadline:evaluate", json=body)).status_code == 422
+    # Edges of the calendar: refused before any arithmetic can overflow (was 500), no LMT +08:05.
+    for start in ("9999-12-31T23:59:59+08:00", "0001-01-01T00:00:00+08:00", "1900-01-01T00:00:00+08:00",
+                  "2100-01-01T00:00:00+08:00"):
+        edge = await api.post("/api/v1/calendar/deadline:evaluate", json={"start": start, "working_days": 5})
+        assert (edge.status_code, edge.json()["code"]) == (422, "out_of_range"), start
+        assert edge.headers["content-type"] == PROBLEM
+    last = await api.post("/api/v1/calendar/deadline:evaluate", json={"start": "2099-12-31T23:59:59+08:00", "working_days": 250})
+    assert last.status_code == 200 and last.json()["deadline_date"].startswith("2100-") and last.json()["provisional"]
     default = await api.post("/api/v1/calendar/deadline:evaluate", json={"start": "2020-04-30T10:00:00+08:00"})
     assert default.json()["working_days"] == 5 and default.json()["deadline_date"] == "2020-05-11"
     assert (await anon.post("/api/v1/calendar/deadline:evaluate", json={"start": "2020-04-30T10:00:00+08:00"})).status_code == 401
+
+
+def test_the_services_clock_push_body_is_strict_too() -> None:
+    from pydantic import ValidationError
+
+    from shared.app import ClockSetting
+
+    ok = ClockSetting.model_validate({"now": "2020-05-09T10:00:00+08:00", "running": True, "revision": 3})
+    assert ok.running is True and ok.now.isoformat() == "2020-05-09T10:00:00+08:00"
+    for body in ({"now": 12345, "revision": 3}, {"now": "2020-05-09T10:00:00+08:00", "running": "yes", "revision": 3},
+                 {"now": "2020-05-09T10:00:00+08:00", "revision": "3"}):
+        with pytest.raises(ValidationError):
+            ClockSetting.model_validate(body)

@@ -474,3 +474,17 @@ async def test_a_town_user_sees_its_own_town(tab: Page, admin: httpx.AsyncClient
         assert tab.errors == [], tab.errors
     finally:
         await client.aclose()
+
+
+async def test_the_start_up_banner_names_the_dashboard_and_every_page_it_names_answers(gateway_url: str) -> None:
+    import re
+
+    from deploy.suite import where_to_look
+
+    lines = where_to_look(gateway_url)
+    assert f"  Dashboard {gateway_url}/dashboard" in lines
+    urls = [url for line in lines for url in re.findall(r"http://\S+", line)]
+    assert {u.removeprefix(gateway_url) for u in urls} == {"", "/docs", "/dashboard", "/readyz", "/metrics"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        for url in urls[1:]:  # the bare base URL has no page of its own
+            assert (await client.get(url)).status_code == 200, url

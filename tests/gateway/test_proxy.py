@@ -189,3 +189,76 @@ async def test_head_keeps_the_length_and_sends_no_body(anon) -> None:
     assert head.headers["content-type"] == "application/json" and int(head.headers["content-length"]) > 100
     again = await anon.get("/api/v1/echo/same")
     assert again.status_code == 200 and again.json()["method"] == "GET"
+
+
+# --- keep-alive connections the upstream has closed (gateway/transport.py H1Pool) ---------------
+
+
+def _seen(stage: Stage, path: str) -> list[int]:
+    """The connections on which the ``closing`` upstream read a request for ``path``."""
+    return [conn for conn, _, seen in stage.closing.seen if seen == path]
+
+
+async def test_a_connection_answered_with_connection_close_is_not_reused(stage: Stage, anon) -> None:
+    first = await anon.get("/api/v1/closing/a/close-header")
+    assert first.status_code == 200, first.text
+    conn = first.json()["conn"]
+    # The upstream keeps that socket open and would never answer on it: a reuse would be a 504.
+    following = await anon.get("/api/v1/closing/a/after-close-header")
+    assert following.status_code == 200, following.text
+    assert following.json()["conn"] != conn
+    assert [c for c, _, _ in stage.closing.seen].count(conn) == 1
+
+
+async def test_no_502_after_the_upstream_closed_the_connection_behind_its_answer(anon) -> None:
+    # POST without Idempotency-Key: never retried, so it only succeeds if the closed connection
+    # (EOF right after the answer) was not handed out again.
+    for i in range(20):
+        closed = await anon.get(f"/api/v1/closing/b{i}/close-after")
+        assert closed.status_code == 200, closed.text
+        posted = await anon.post(f"/api/v1/closing/b{i}/create", json={"i": i})
+        assert posted.status_code == 200, posted.text
+        assert posted.json()["conn"] != closed.json()["conn"]
+
+
+async def test_no_502_from_uvicorn_closing_after_an_unhandled_exception(anon) -> None:
+    # The newcomer's case: a 500 from an exception, then good requests (relief never got some).
+    for i in range(20):
+        assert (await anon.get("/api/v1/crash/boom")).status_code == 500
+        posted = await anon.post("/api/v1/crash/cases", json={"i": i})
+        assert posted.status_code == 200, posted.text
+        assert json.loads(posted.json()["body"]) == {"i": i}
+        assert (await anon.get("/api/v1/crash/boom")).status_code == 500
+        assert (await anon.get("/api/v1/crash/cases")).status_code == 200
+
+
+async def test_a_repeatable_request_is_retried_once_on_a_fresh_connection(stage: Stage, anon) -> None:
+    requests = [("GET", {}), ("HEAD", {}), ("OPTIONS", {}), ("PUT", {"content": b'{"a":1}'}), ("DELETE", {}),
+                ("POST", {"content": b'{"a":1}', "headers": {"Idempotency-Key": "k-retry-1"}})]
+    for method, kwargs in requests:
+        path = f"/api/v1/closing/c-{method}/x"
+        primed = await anon.get(f"/api/v1/closing/c-{method}/drop-next")
+        assert primed.status_code == 200
+        # The most recently released connection is taken first: the one about to drop.
+        response = await anon.request(method, path, **kwargs)
+        assert response.status_code == 200, (method, response.text)
+        seen = _seen(stage, path)
+        assert len(seen) == 2 and seen[0] == primed.json()["conn"] != seen[1], method
+        if method not in ("HEAD", "OPTIONS", "DELETE", "GET"):
+            assert response.json()["body"] == '{"a":1}'
+
+
+async def test_a_post_without_idempotency_key_is_never_sent_twice(stage: Stage, anon) -> None:
+    await anon.get("/api/v1/closing/d/drop-next")
+    response = await anon.post("/api/v1/closing/d/create", json={"amount": "800.00"})
+    assert response.status_code == 502, response.text
+    assert response.headers["content-type"] == PROBLEM and response.json()["code"] == "upstream_unavailable"
+    assert len(_seen(stage, "/api/v1/closing/d/create")) == 1  # the upstream may have acted on it: not again
+
+
+async def test_no_retry_once_answer_bytes_arrived(stage: Stage, anon) -> None:
+    await anon.get("/api/v1/closing/e/half-next")
+    response = await anon.get("/api/v1/closing/e/read")
+    assert response.status_code == 502, response.text
+    assert len(_seen(stage, "/api/v1/closing/e/read")) == 1
+    assert (await anon.get("/api/v1/closing/e/again")).status_code == 200

@@ -692,3 +692,47 @@ def test_merge_marks_a_missing_source_and_keeps_the_others() -> None:
     assert (kpis["wishes_published"].value, kpis["wishes_published"].target, kpis["wishes_published"].met) == ("70", "70", True)
     assert (kpis["wishes_adopted"].met, kpis["houses_accepted"].value, kpis["houses_accepted"].target) == (False, "4", None)
     assert (kpis["relief_sla_compliance"].value, kpis["relief_sla_compliance"].target, kpis["relief_sla_compliance"].comparison) == (None, None, None)
+
+
+async def test_an_event_that_only_fills_an_unknown_town_locks_no_household_row(chain_db) -> None:  # noqa: ANN001
+    # Consumer lanes project events of the same household at once: an event of another service
+    # must neither wait for nor hold the household's row once its town is known (the upsert it
+    # replaced locked the row even when it changed nothing: lanes queued up and deadlocked).
+    from sqlalchemy import func, select, text
+
+    from gateway.reports.models import ChainEntry, ChainHousehold
+    from gateway.reports.service import project_event
+
+    hh, now = f"hh-{uuid.uuid4().hex[:8]}", datetime.fromisoformat(T4)
+
+    def relief(case: str, town: str | None) -> Any:
+        return event("relief.case.opened", {"case_id": case, "town": town, "household_id": hh}, at_=T4, subject=case)
+
+    async with chain_db() as session:
+        # Known first only by an event without a town; a later one fills it, a third changes nothing.
+        assert await project_event(session, relief("c1", None), now=now) == 1
+        await session.commit()
+        assert (await session.get(ChainHousehold, hh)).town is None
+        assert await project_event(session, relief("c2", TOWN), now=now) == 1
+        await session.commit()
+        assert await project_event(session, relief("c3", OTHER_TOWN), now=now) == 1
+        await session.commit()
+        session.expire_all()
+        assert (await session.get(ChainHousehold, hh)).town == TOWN
+    async with chain_db() as first, chain_db() as second:
+        assert await project_event(first, relief("c4", OTHER_TOWN), now=now) == 1  # open, not committed
+        await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        # The first lane's open transaction holds no lock on the row: this would fail at once.
+        locked = await second.execute(text("SELECT town FROM chain_households WHERE household_id = :hh FOR UPDATE NOWAIT"), {"hh": hh})
+        assert locked.scalar_one() == TOWN
+        await second.rollback()
+        await second.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert await project_event(second, relief("c5", OTHER_TOWN), now=now) == 1  # no wait for the first
+        await second.commit()
+        await first.commit()
+    async with chain_db() as session:
+        cases = (await session.scalars(select(ChainEntry.subject).where(ChainEntry.household_id == hh)
+                                       .order_by(ChainEntry.subject))).all()
+        assert cases == ["c1", "c2", "c3", "c4", "c5"]
+        assert await session.scalar(select(func.count()).select_from(ChainHousehold).where(ChainHousehold.household_id == hh)) == 1
+        assert (await session.get(ChainHousehold, hh)).town == TOWN
