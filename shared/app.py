@@ -17,14 +17,15 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
 import structlog
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from pydantic import AwareDatetime, BaseModel
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, StrictBool, StrictInt
+from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select, text
 from starlette.middleware import Middleware
 
@@ -129,10 +130,19 @@ async def _follow_shared_clock(app: FastAPI, interval: float = 2.0) -> None:
             await _adopt_shared_clock(app, client)
 
 
+def _text_instant(value: Any) -> Any:
+    # JSON has no time type: pydantic would read a number as seconds since 1970.
+    if not isinstance(value, str):
+        raise PydanticCustomError("iso_datetime", "an ISO 8601 date and time with an offset")
+    return value
+
+
 class ClockSetting(BaseModel):
-    now: AwareDatetime
-    running: bool = False
-    revision: int
+    """The gateway's push (``PUT /internal/clock``). Strict: a number is no time, "yes" no boolean."""
+
+    now: Annotated[AwareDatetime, BeforeValidator(_text_instant)]
+    running: StrictBool = False
+    revision: StrictInt
 
 
 class DeadLetterOut(BaseModel):
@@ -312,7 +322,12 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     install_problem_handlers(app)
-    app.add_middleware(BodyGuardMiddleware)
+    # A router may give the body guard's refusals on its paths its own shape (``guard_answers``:
+    # path -> function of the Problem, see BodyGuardMiddleware), as the OAuth token endpoint does.
+    guard_answers: dict[str, Any] = {}
+    for router in spec.routers:
+        guard_answers.update(getattr(router, "guard_answers", None) or {})
+    app.add_middleware(BodyGuardMiddleware, answers=guard_answers)
     app.add_middleware(RequestContextMiddleware, service=spec.name, registry=registry)
     app.include_router(_infra_router(spec.name))
     fast_paths: dict[tuple[str, str], Any] = {}

@@ -58,7 +58,8 @@ def make_engine(url: str, *, pool_size: int = 10, ping_after_idle: float = 2.0) 
     ``ping_after_idle`` seconds is pinged first. The pool is LIFO, so under load the same few
     connections stay busy and are never pinged, and ``pool_recycle`` renews every connection
     after 30 minutes. A connection that breaks in use raises as before and makes SQLAlchemy
-    invalidate the whole pool (the next checkouts reconnect).
+    invalidate the whole pool (the next checkouts reconnect). ``hide_parameters``: errors never
+    quote the statement's parameters (personal data).
     """
     engine = create_async_engine(
         asyncpg_url(url),
@@ -66,6 +67,9 @@ def make_engine(url: str, *, pool_size: int = 10, ping_after_idle: float = 2.0) 
         max_overflow=pool_size,
         pool_use_lifo=True,
         pool_recycle=1800,
+        # A DBAPI error's message (and so its traceback in a log line) never carries the
+        # statement's parameters: they hold names, ID numbers, addresses, password hashes.
+        hide_parameters=True,
     )
     _check_on_checkout(engine, ping_after_idle)
     return engine

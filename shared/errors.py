@@ -104,10 +104,16 @@ def _field(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
+# A malformed id (path, query or body) is ``invalid_id`` in every service, as relief's case ids.
+_INVALID_ID_TYPES = frozenset({"uuid_parsing", "uuid_type", "uuid_version"})
+
+
 def _error_code(err: dict[str, Any]) -> str:
     kind = err.get("type", "invalid")
     if kind in ("json_invalid", "value_error.jsondecode"):
         return "malformed_json"
+    if kind in _INVALID_ID_TYPES:
+        return "invalid_id"
     return kind.replace(".", "_")
 
 
@@ -124,12 +130,13 @@ def _validation_errors(exc: RequestValidationError) -> list[dict[str, Any]]:
 
 
 def _caused_by_data_error(exc: BaseException) -> bool:
-    """True if asyncpg refused a value (its DataError sits in the cause chain of SQLAlchemy's)."""
+    """True if asyncpg refused a value (its DataError, or a subclass such as
+    CharacterNotInRepertoireError, sits in the cause chain of SQLAlchemy's)."""
     seen: BaseException | None = exc
     for _ in range(5):
         if seen is None:
             return False
-        if type(seen).__name__ == "DataError":
+        if any(kind.__name__ == "DataError" for kind in type(seen).__mro__):
             return True
         seen = getattr(seen, "orig", None) or seen.__cause__
     return False

@@ -7,7 +7,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import structlog
@@ -23,14 +23,63 @@ log = structlog.get_logger("shared.http")
 _SURROGATE_ESCAPE = re.compile(rb"\\u([dD][89abAB][0-9a-fA-F]{2})(\\u[dD][c-fC-F][0-9a-fA-F]{2})?|\\u[dD][c-fC-F][0-9a-fA-F]{2}")
 
 
+def _is_text(body: bytes, at: int) -> bool:
+    """Whether the backslash at ``at`` is the second half of an escaped backslash (``\\\\``), so
+    what follows is text, not an escape: an odd number of backslashes precedes it."""
+    run = at
+    while run and body[run - 1] == 0x5C:  # backslash
+        run -= 1
+    return (at - run) % 2 == 1
+
+
 def has_lone_surrogate(body: bytes) -> bool:
-    """True when the JSON text escapes half a surrogate pair (PostgreSQL cannot store it)."""
+    """True when the JSON text escapes half a surrogate pair (PostgreSQL cannot store it). The
+    text ``\\\\ud800`` (an escaped backslash, then "ud800") is no escape."""
     if b"\\u" not in body and b"\\U" not in body:
         return False
-    for match in _SURROGATE_ESCAPE.finditer(body):
+    pos = 0
+    while (match := _SURROGATE_ESCAPE.search(body, pos)) is not None:
+        if _is_text(body, match.start()):
+            pos = match.start() + 2  # an escape may still start inside what matched
+            continue
         if match.group(1) is None or match.group(2) is None:
             return True
+        pos = match.end()
     return False
+
+
+def has_nul_escape(body: bytes) -> bool:
+    """True when the JSON text escapes U+0000 (``\\u0000``), which PostgreSQL text cannot hold
+    (not the text ``\\\\u0000``: an escaped backslash, then "u0000")."""
+    found = body.find(b"\\u0000")
+    while found != -1:
+        if not _is_text(body, found):
+            return True
+        found = body.find(b"\\u0000", found + 1)
+    return False
+
+
+def nul_in_target(scope: Scope) -> bool:
+    """True when the request's path or query string holds U+0000 (raw or as ``%00``)."""
+    query: bytes = scope.get("query_string") or b""
+    return "\x00" in scope["path"] or b"%00" in query or b"\x00" in query
+
+
+def nul_in_body(body: bytes, content_type: bytes) -> bool:
+    """True when a body of ``content_type`` (lower case, no parameters) carries U+0000: a raw NUL
+    byte in any body, ``%00`` in a form, the ``\\u0000`` escape in JSON (or in a body of any other
+    type but text and CSV, which some endpoints read as JSON)."""
+    if b"\x00" in body:
+        return True
+    if content_type == _FORM:
+        return b"%00" in body
+    if content_type.startswith(b"text/") or content_type == b"application/csv":
+        return False
+    return has_nul_escape(body)
+
+
+_FORM = b"application/x-www-form-urlencoded"
+_NUL_PROBLEM = ("nul_character", "The request holds a NUL character (U+0000), which cannot be stored")
 
 
 async def send_problem(scope: Scope, send: Send, problem: Problem) -> None:
@@ -54,24 +103,40 @@ async def _send_problem(send: Send, problem: Problem, request_id: str | None = N
 
 
 class BodyGuardMiddleware:
-    """Refuse oversized bodies (413) and JSON with a lone surrogate or invalid UTF-8 (400).
+    """Refuse, before any validation or storage: oversized bodies (413), JSON with a lone
+    surrogate or invalid UTF-8 (400), and U+0000 anywhere PostgreSQL text would get it (422
+    ``nul_character``: the path, the query string, a body — see :func:`nul_in_body`).
 
-    The body is read (up to ``max_bytes``) and replayed to the app, so the check happens
-    before any validation or storage.
+    The body is read (up to ``max_bytes``) and replayed to the app. ``answers`` maps a path to a
+    function giving the response for a refusal there (or None for the problem document): an
+    endpoint whose protocol has its own error shape (the OAuth token endpoint) keeps it.
     """
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int = 2 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int = 2 * 1024 * 1024,
+        answers: Mapping[str, Callable[[Problem], ASGIApp | None]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.answers = dict(answers or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if nul_in_target(scope):
+            await self._refuse(scope, receive, send, Problem(422, *_NUL_PROBLEM))
+            return
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE"):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await _send_problem(send, Problem(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes"))
+            await self._refuse(scope, receive, send, Problem(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes"))
             return
         chunks: list[bytes] = []
         size = 0
@@ -83,7 +148,7 @@ class BodyGuardMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_bytes:
-                await _send_problem(send, Problem(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes"))
+                await self._refuse(scope, receive, send, Problem(413, "payload_too_large", f"The body exceeds {self.max_bytes} bytes"))
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)
@@ -93,17 +158,20 @@ class BodyGuardMiddleware:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError:
-                await _send_problem(send, Problem(400, "malformed_json", "The body is not UTF-8 JSON"))
+                await self._refuse(scope, receive, send, Problem(400, "malformed_json", "The body is not UTF-8 JSON"))
                 return
             if has_lone_surrogate(body):
-                await _send_problem(send, Problem(400, "invalid_unicode", "The body holds a lone surrogate"))
+                await self._refuse(scope, receive, send, Problem(400, "invalid_unicode", "The body holds a lone surrogate"))
                 return
         elif content_type.startswith(b"text/") and body:
             try:
                 body.decode("utf-8")
             except UnicodeDecodeError:
-                await _send_problem(send, Problem(400, "invalid_encoding", "The body is not UTF-8 text"))
+                await self._refuse(scope, receive, send, Problem(400, "invalid_encoding", "The body is not UTF-8 text"))
                 return
+        if body and nul_in_body(body, content_type):
+            await self._refuse(scope, receive, send, Problem(422, *_NUL_PROBLEM))
+            return
 
         replayed = False
 
@@ -115,6 +183,14 @@ class BodyGuardMiddleware:
             return await receive()
 
         await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, problem: Problem) -> None:
+        answer = self.answers.get(scope["path"])
+        response = answer(problem) if answer is not None else None
+        if response is None:
+            await _send_problem(send, problem)
+        else:
+            await response(scope, receive, send)
 
 
 FastHandler = Callable[[Scope, Receive, Send, ASGIApp], Awaitable[None]]

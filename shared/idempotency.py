@@ -2,7 +2,10 @@
 with another body is refused (422 ``idempotency_key_reused``).
 
 The record is written in the same transaction as the write it protects, so a write and its
-record commit together; a concurrent duplicate loses on the primary key and replays.
+record commit together. Requests with the same scope and key are serialized: :meth:`Idempotency.replay`
+first takes a transaction-scoped advisory lock on them, so a concurrent duplicate waits until the
+first commits (and then replays its answer) or rolls back (and then runs itself) — never a
+duplicate-key error, nor a second write refused as a conflict with the first.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Integer, String, select, text
+from sqlalchemy import DateTime, Integer, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,10 +40,18 @@ def body_hash(payload: Any) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def lock_id(scope: str, key: str) -> int:
+    """The advisory-lock id (signed 64 bits) of ``(scope, key)``; a collision only serializes two
+    unrelated requests."""
+    digest = hashlib.blake2b(f"{scope}\x1f{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 class Idempotency:
     """Helper bound to one request: ``replayed = await idem.replay(session)`` then ``idem.record(...)``."""
 
     def __init__(self, key: str | None, *, scope: str, payload: Any) -> None:
+        """422 ``invalid_idempotency_key`` unless ``key`` is None or 1–200 characters."""
         if key is not None and not (1 <= len(key) <= 200):
             raise Problem(422, "invalid_idempotency_key", "Idempotency-Key must be 1–200 characters")
         self.key = key
@@ -48,9 +59,17 @@ class Idempotency:
         self.hash = body_hash(payload)
 
     async def replay(self, session: AsyncSession) -> tuple[int, Any] | None:
-        """The stored (status, body) for this key, or None; 422 if the key was used with another body."""
+        """The stored (status, body) for this key, or None; 422 ``idempotency_key_reused`` if the
+        key was used with another body.
+
+        Takes the key's advisory lock first (held until the session's transaction ends): call it
+        in the transaction that then writes and :meth:`record`s, before the write. The look-up is
+        a statement of its own after the lock, so under READ COMMITTED (the suite's level) it sees
+        what a concurrent duplicate committed while this one waited.
+        """
         if self.key is None:
             return None
+        await session.execute(select(func.pg_advisory_xact_lock(lock_id(self.scope, self.key))))
         record = await session.scalar(
             select(IdempotencyRecord).where(
                 IdempotencyRecord.scope == self.scope, IdempotencyRecord.key == self.key
@@ -65,6 +84,7 @@ class Idempotency:
         return record.status, record.response
 
     def record(self, session: AsyncSession, status: int, response: Any) -> None:
+        """Stage the answer (``status``, JSON ``response``) for this key in the session's transaction."""
         if self.key is None:
             return
         session.add(

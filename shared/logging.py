@@ -31,19 +31,58 @@ _PHONE_RE = re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d{9}(?!\d)|(?<!\d)0\d{2,3}
 _ADDRESS_RE = re.compile(r"[\u4e00-\u9fff]{1,12}(?:省|市|区|县|镇|乡|街道|村|社区|路|街|巷|弄)[^\s,;，；]{0,40}\d+\s*(?:号|组|栋|室|幢)")
 
 
+# The values PostgreSQL quotes in an error (in a logged traceback): a DETAIL line's key values
+# (``Key (id_number)=(…) already exists``) or row (``Failing row contains (name, address, …)``),
+# and the refused input of ``invalid input syntax for type uuid: "…"``. A name or an address
+# without a house number would pass the patterns above. Column names and deadlock details stay.
+_PG_VALUES_RE = re.compile(
+    r"(DETAIL:[ \t]+Key \([^()\n]*\)=)[^\n]*"
+    r"|(DETAIL:[ \t]++)(?!Key \(|Process \d)[^\n]*"
+    r"|(invalid input (?:syntax|value) for [^:\n]*: )\"[^\n]*"
+)
+
+
+def _mask_pg_values(match: re.Match[str]) -> str:
+    key, detail, invalid = match.groups()
+    if key is not None:
+        return f"{key}({MASK})"
+    if detail is not None:
+        return detail + MASK
+    return f'{invalid}"{MASK}"'
+
+
 # Every pattern above needs eleven digits in a row (ID numbers, mobiles), a dash and seven digits
-# (landlines) or a Chinese character (addresses): a string with none of them (most log values:
-# event names, request ids, amounts, routes) is let through after this one scan.
-_SUSPECT_RE = re.compile(r"\d{11}|-\d{7}|[\u4e00-\u9fff]")
+# (landlines), a Chinese character (addresses) or PostgreSQL's words: a string with none of them
+# (most log values: event names, request ids, amounts, routes) is let through after this one scan.
+_SUSPECT_RE = re.compile(r"\d{11}|-\d{7}|[\u4e00-\u9fff]|DETAIL:|invalid input")
 
 
 def mask_text(text: str) -> str:
-    """``text`` with ID numbers, phone numbers and addresses replaced by ``***``."""
+    """``text`` with ID numbers, phone numbers, addresses and the values quoted in PostgreSQL's
+    error messages replaced by ``***``."""
     if _SUSPECT_RE.search(text) is None:
         return text
+    if "DETAIL:" in text or "invalid input" in text:
+        text = _PG_VALUES_RE.sub(_mask_pg_values, text)
     text = _ID_RE.sub(MASK, text)
     text = _PHONE_RE.sub(MASK, text)
     return _ADDRESS_RE.sub(MASK, text)
+
+
+def describe_error(exc: BaseException, limit: int = 300) -> str:
+    """A log line's short account of ``exc``: a database error's own message and SQLSTATE
+    (``deadlock detected (SQLSTATE 40P01)``) without SQLAlchemy's statement and links, any
+    other exception's text; at most ``limit`` characters. Values in it are masked like any
+    logged string (the engines hide SQL parameters, see ``shared.db.make_engine``)."""
+    orig = getattr(exc, "orig", None)  # a SQLAlchemy DBAPIError wraps the driver's error
+    if orig is not None:
+        text = str(orig)
+        state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if state:
+            text = f"{text} (SQLSTATE {state})"
+    else:
+        text = str(exc)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 _key_is_sensitive: dict[str, bool] = {}

@@ -34,6 +34,7 @@ from gateway.ratelimit import enforce_rate_limit
 from shared.app import get_uow
 from shared.auth import DISTRICT_ADMIN, Principal, require_roles
 from shared.db import UnitOfWork
+from shared.errors import Problem
 from shared.pagination import Page, PageParams, page_params
 
 log = structlog.get_logger("gateway.auth")
@@ -50,6 +51,15 @@ def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse
     if error == "invalid_client":
         headers["WWW-Authenticate"] = 'Basic realm="quangang"'
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
+
+
+def _guard_refusal(problem: Problem) -> JSONResponse | None:
+    """The body guard's refusal of a malformed token request (a NUL character, bytes that are
+    not UTF-8) in RFC 6749's shape; an oversized body keeps its 413 problem document."""
+    return None if problem.status == 413 else oauth_error("invalid_request", problem.detail)
+
+
+oauth_router.guard_answers = {"/oauth/token": _guard_refusal}  # type: ignore[attr-defined]
 
 
 class _OAuthRefusal(Exception):

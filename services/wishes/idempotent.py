@@ -2,8 +2,9 @@
 same key with another body is refused (422 ``idempotency_key_reused``).
 
 The idempotency record commits in the same transaction as the write. Two requests racing with
-the same key: the loser's commit fails on the record's primary key, and it then replays the
-winner's answer instead of writing twice.
+the same key are serialized by the key's advisory lock (``shared.idempotency``, taken by
+``replay`` in that transaction): the second waits for the first to commit, then replays its
+answer; if the first rolled back, the second runs itself.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from typing import Any
 
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.exc import IntegrityError
 
 from shared.db import UnitOfWork
 from shared.idempotency import Idempotency
@@ -39,24 +39,17 @@ async def idempotent_write(
     """
     # Without a key there is nothing to replay or record (and no body hash to compute).
     idem = Idempotency(key, scope=scope, payload=payload() if callable(payload) else payload) if key is not None else None
-    for attempt in range(2):
-        async with uow_factory() as uow:
-            if idem is not None:
-                replayed = await idem.replay(uow.session)
-                if replayed is not None:
-                    status, body = replayed
-                    return JSONResponse(body, status_code=status, headers={REPLAYED_HEADER: "true"})
-            result = await action(uow)
-            body = result.model_dump(mode="json")
-            if idem is not None:
-                idem.record(uow.session, status_code, body)
-            try:
-                await uow.commit()
-            except IntegrityError:
-                if idem is None or attempt:
-                    raise
-                continue  # a concurrent request with the same key committed first: replay it
-            if after_commit is not None:
-                after_commit()
-            return JSONResponse(body, status_code=status_code)
-    raise AssertionError("unreachable")  # pragma: no cover
+    async with uow_factory() as uow:
+        if idem is not None:
+            replayed = await idem.replay(uow.session)  # waits for a concurrent request with the key
+            if replayed is not None:
+                status, body = replayed
+                return JSONResponse(body, status_code=status, headers={REPLAYED_HEADER: "true"})
+        result = await action(uow)
+        body = result.model_dump(mode="json")
+        if idem is not None:
+            idem.record(uow.session, status_code, body)
+        await uow.commit()
+    if after_commit is not None:
+        after_commit()
+    return JSONResponse(body, status_code=status_code)

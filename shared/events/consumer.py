@@ -35,6 +35,7 @@ from shared.db import UnitOfWork
 from shared.events.envelope import CloudEvent
 from shared.events.models import DeadLetter, InboxEvent
 from shared.events.streams import ensure_stream, service_of, stream_name
+from shared.logging import describe_error
 
 log = structlog.get_logger("shared.events.consumer")
 
@@ -346,7 +347,7 @@ class EventConsumer:
                 await self._handle_batch([(msg, event) for msg, event, _key in taken])
             except Exception as exc:  # not expected; the messages come back after ack_wait
                 log.error("events.consumer.lane_failed", consumer=self.name,
-                          error_type=type(exc).__name__)
+                          error_type=type(exc).__name__, error=describe_error(exc))
             finally:
                 lane.running = False
                 for msg, _event, key in taken:
@@ -400,7 +401,7 @@ class EventConsumer:
             raise
         except Exception as exc:
             log.info("events.consumer.batch_failed", consumer=self.name, size=len(group),
-                     error_type=type(exc).__name__)
+                     error_type=type(exc).__name__, error=describe_error(exc))
             return False
         await self._ack_all(m for m, _ in group)
         log.debug("events.consumer.handled", consumer=self.name, count=fresh,
@@ -489,9 +490,10 @@ class EventConsumer:
             await self._dead_letter(msg, event, f"{type(exc).__name__}: {exc}", deliveries)
             return
         delay = min(self.nak_delay * 2 ** (deliveries - 1), 30.0)
-        # The error text may quote data; the log gets its type only, the dead letter the text.
+        # The error's message tells a deadlock from a constraint violation; it quotes no SQL
+        # parameters (the engine hides them) and the logging processor masks personal data.
         log.warning("events.consumer.failed", consumer=self.name, event_id=event.id,
-                    event_type=event.type, error_type=type(exc).__name__,
+                    event_type=event.type, error_type=type(exc).__name__, error=describe_error(exc),
                     deliveries=deliveries, retry_in=delay)
         await msg.nak(delay=delay)
 

@@ -185,3 +185,83 @@ async def test_one_access_line_per_request_but_none_for_the_services_clock_reads
     assert lines == [("PUT", "/api/v1/admin/clock", 200)]
     metrics = generate_latest(registry).decode()
     assert 'http_requests_total{method="GET",route="/api/v1/admin/clock",status="200"} 3.0' in metrics
+
+
+# -- U+0000: PostgreSQL text cannot hold it; refused before any validation or storage -----------
+
+
+def test_nul_escape_detection_counts_the_backslashes() -> None:
+    from shared.http import has_nul_escape
+
+    assert has_nul_escape(rb'{"name": "\u0000"}')
+    assert has_nul_escape(rb'{"name": "a\\\u0000"}')  # an escaped backslash, then the escape
+    assert not has_nul_escape(rb'{"name": "\\u0000"}')  # the text \u0000: an escaped backslash, then "u0000"
+    assert not has_nul_escape(rb'{"name": "\\\\u0000"}')
+    assert not has_nul_escape(rb'{"name": "\u0030"}')
+    # The same rule for surrogates: the text \ud800 is not a lone surrogate.
+    assert not has_lone_surrogate(rb'{"name": "\\ud800"}')
+    assert has_lone_surrogate(rb'{"name": "\\\ud800"}')
+    assert has_lone_surrogate(rb'{"name": "\\ud800\udc00"}')  # the text \ud800, then a lone low half
+    assert not has_lone_surrogate(rb'{"name": "\\\ud842\udfb7"}')  # a backslash, then 𠮷
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (rb'{"name": "x\u0000y"}', "application/json"),
+        (rb'{"name": "\\\u0000"}', "application/json"),
+        (b'{"name": "x\x00y"}', "application/json"),
+        (rb'{"name": "x\u0000y"}', ""),  # no content type: FastAPI and some endpoints read it as JSON
+        (b"name=admin%00&password=x", "application/x-www-form-urlencoded"),
+        (b"name=admin\x00", "application/x-www-form-urlencoded"),
+        (b"reference,amount\nA\x00,1.00\n", "text/csv"),
+    ],
+)
+async def test_a_nul_character_in_a_body_is_422(client, content: bytes, content_type: str) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = await client.post("/echo", content=content, headers=headers)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["code"] == "nul_character"
+
+
+async def test_the_text_of_an_escaped_backslash_and_u0000_is_not_a_nul(client) -> None:
+    response = await client.post("/echo", content=rb'{"name": "\\u0000 and \\ud800"}', headers={"content-type": "application/json"})
+    assert response.status_code == 200 and response.json() == {"name": "\\u0000 and \\ud800"}
+    percent = await client.post("/echo", content=b'{"name": "%00"}', headers={"content-type": "application/json"})
+    assert percent.status_code == 200 and percent.json() == {"name": "%00"}
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE", "POST"])
+@pytest.mark.parametrize("target", ["/conflict?actor=%00", "/conflict?actor=a%00b&x=1", "/conflict%00"])
+async def test_a_nul_character_in_the_query_or_path_is_422_whatever_the_method(client, method: str, target: str) -> None:
+    response = await client.request(method, target)
+    assert (response.status_code, response.json()["code"]) == (422, "nul_character")
+    # %2500 is the text "%00", not a NUL: the request goes through.
+    assert (await client.get("/conflict?actor=%2500")).status_code == 409
+
+
+async def test_a_path_may_answer_the_guards_refusals_in_its_own_shape() -> None:
+    from fastapi.responses import JSONResponse
+
+    def oauth_shape(problem: Problem) -> JSONResponse | None:
+        return None if problem.status == 413 else JSONResponse({"error": "invalid_request"}, status_code=400)
+
+    app = FastAPI()
+    install_problem_handlers(app)
+    app.add_middleware(BodyGuardMiddleware, max_bytes=64, answers={"/token": oauth_shape})
+
+    @app.post("/token")
+    async def token() -> dict:
+        return {"ok": True}
+
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        form = {"content-type": "application/x-www-form-urlencoded"}
+        refused = await c.post("/token", content=b"username=admin%00&password=x", headers=form)
+        assert (refused.status_code, refused.json()) == (400, {"error": "invalid_request"})
+        too_big = await c.post("/token", content=b"x" * 100, headers=form)
+        assert (too_big.status_code, too_big.json()["code"]) == (413, "payload_too_large")
+        elsewhere = await c.post("/other%00")
+        assert (elsewhere.status_code, elsewhere.json()["code"]) == (422, "nul_character")
+        assert (await c.post("/token", content=b"username=admin", headers=form)).json() == {"ok": True}

@@ -187,12 +187,22 @@ async def test_a_rolled_back_transaction_publishes_nothing(service_db, buses, na
     assert stream.state.messages == 1
 
 
-async def test_a_poison_event_is_dead_lettered_and_later_events_still_flow(service_db, buses) -> None:
-    producer, consumer, pbus, cbus, event_type = await setup_pair(service_db, buses, max_deliver=3)
-    [poison_id] = await emit(producer, pbus, event_type, 1, poison=True)
-    await emit(producer, pbus, event_type, 3, note="good")
+async def test_a_poison_event_is_dead_lettered_and_later_events_still_flow(service_db, buses, monkeypatch) -> None:
+    import structlog
+    from structlog.testing import capture_logs
 
-    await eventually(lambda: consumer.count(DeadLetter))
+    import shared.events.consumer
+
+    producer, consumer, pbus, cbus, event_type = await setup_pair(service_db, buses, max_deliver=3)
+    with capture_logs() as logs:
+        # The module's logger may be cached from an earlier configuration: a fresh one for the capture.
+        monkeypatch.setattr(shared.events.consumer, "log", structlog.get_logger("shared.events.consumer"))
+        [poison_id] = await emit(producer, pbus, event_type, 1, poison=True)
+        await emit(producer, pbus, event_type, 3, note="good")
+        await eventually(lambda: consumer.count(DeadLetter))
+    # Each failed try is logged with the error's type and message (a deadlock is not a bug).
+    failed = [(e["error_type"], e["error"], e["deliveries"]) for e in logs if e["event"] == "events.consumer.failed"]
+    assert failed == [("RuntimeError", "poisoned event", 1), ("RuntimeError", "poisoned event", 2)]
     [letter] = await consumer.rows(select(DeadLetter))
     letter = letter[0]
     assert (letter.event_id, letter.deliveries, letter.consumer) == (poison_id, 3, consumer.service)
