@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from services.wishes import normalise
+
 ZERO = Decimal("0.00")
 
 # --------------------------------------------------------------------------------------------
@@ -170,16 +172,24 @@ def personal_data_findings(text: str) -> list[PersonalDataFinding]:
     town's review before publication is the safeguard for them, and the service never stores a
     family member's name at all. Findings are sorted by position; digits inside an ID number
     are not reported again as a phone.
+
+    The patterns run on normalised views of the text (:mod:`services.wishes.normalise`): full-width
+    digits, Chinese numerals (一三八…, 壹叁捌…), separators between digits (spaces, full-width
+    spaces, dashes) and invisible characters do not hide a number; ``start``/``end`` are positions
+    in ``text`` as given.
     """
+    views = (normalise.folded(text), normalise.compact(text))
     findings: list[PersonalDataFinding] = []
     taken: list[tuple[int, int]] = []
-    for kind, pattern in (("id_number", _ID_NUMBER), ("phone", _PHONE), ("address", _ADDRESS)):
-        for match in pattern.finditer(text):
-            start, end = match.span()
-            if any(start < e and s < end for s, e in taken):
-                continue
-            taken.append((start, end))
-            findings.append(PersonalDataFinding(kind, start, end))  # type: ignore[arg-type]
+    for kind, pattern, searched in (("id_number", _ID_NUMBER, views), ("phone", _PHONE, views),
+                                    ("address", _ADDRESS, views[:1])):
+        for view in searched:
+            for match in pattern.finditer(view[0]):
+                start, end = normalise.original_span(view, *match.span())
+                if any(start < e and s < end for s, e in taken):
+                    continue
+                taken.append((start, end))
+                findings.append(PersonalDataFinding(kind, start, end))  # type: ignore[arg-type]
     return sorted(findings, key=lambda f: f.start)
 
 

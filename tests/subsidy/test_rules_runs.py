@@ -124,3 +124,10 @@ def test_tranches_always_add_up(subsidy):
 def test_housing_kpi():
     kpi = housing.HousingKpi(accepted=40, target=50)
     assert (kpi.rate, kpi.met) == (Decimal("0.8000"), False)
+
+
+@pytest.mark.parametrize(("name", "cell"), [
+    ("王小英", "王*英"), ("=A1+1", "'=***1"), ("+86", "'+*6"), ("-王五", "'-*五"), ("@SUM(A1)", "'@******)"), ("=", "*"), (None, ""),
+])
+def test_bank_name(name, cell):
+    assert rules.bank_name(name) == cell

@@ -5,6 +5,8 @@ whatever the order of its events."""
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
@@ -17,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.subsidy.roster import handlers
 from services.subsidy.roster.models import RosterBenefit, RosterPerson
+from services.subsidy.runs import rules as run_rules
 from services.subsidy.runs import service as runs
 from services.subsidy.runs.models import PaymentLine, PaymentRun
 from shared.auth import Principal
@@ -48,10 +51,11 @@ class Db:
             await handler(event, uow=uow)
             await uow.commit()
 
-    async def dibao_household(self, *, amount: str = "500.00", account: str | None = "6222", effective: str = "2020-01") -> tuple[str, str]:
+    async def dibao_household(self, *, amount: str = "500.00", account: str | None = "6222", effective: str = "2020-01",
+                              name: str = "林一") -> tuple[str, str]:
         hh, person = f"h-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
         await self.apply(handlers.apply_household, self.event(handlers.HOUSEHOLD_REGISTERED, {
-            "household_id": hh, "town": "350505100", "members": [{"person_id": person, "name": "林一", "bank_account": account}],
+            "household_id": hh, "town": "350505100", "members": [{"person_id": person, "name": name, "bank_account": account}],
         }, hh))
         await self.apply(handlers.apply_benefit, self.event(handlers.BENEFIT_GRANTED, {
             "benefit_id": f"b-{hh}", "household_id": hh, "person_id": person, "category": "dibao", "monthly_amount": amount,
@@ -340,3 +344,43 @@ async def test_runs_of_a_year_combine_with_the_other_filters(db: Db) -> None:
     async with db.uow() as uow:
         months = (await uow.session.execute(select(PaymentRun.id, PaymentRun.month))).all()
     assert sorted(every_2020) == sorted(str(i) for i, m in months if m.year == 2020)
+
+
+async def test_the_bank_file_prefixes_formula_names_and_keeps_amounts_and_total(db: Db) -> None:
+    """H2 (CSV injection): a masked name starting with = + - @ is '-prefixed in the bank file; the
+    accounts, amounts, references and the TOTAL control line are exactly as before."""
+    names = {"62220800001": ("=HYPERLINK(1)", "101.10"), "62220800002": ("+86王", "102.20"), "62220800003": ("-王五", "103.30"),
+             "62220800004": ("@SUM(A1)", "104.40"), "62220800005": ("王小英", "105.50"), "62220800006": ("=A", "106.60")}
+    for account, (name, amount) in names.items():
+        await db.dibao_household(amount=amount, account=account, name=name)
+    run = await db.run(date(2020, 7, 1))
+    await db.drain()
+    async with db.uow() as uow:
+        await runs.approve_run(uow=uow, principal=ADMIN, run_id=run.id)
+        await runs.issue_bank_file(uow=uow, principal=ADMIN, run_id=run.id)
+        await uow.commit()
+    issued = await db.get(run.id)
+    body = b"".join([chunk async for chunk in runs.stream_bank_file(db.engine, issued)]).decode()
+    rows = list(csv.reader(io.StringIO(body)))
+    assert rows[0] == ["account", "name", "amount", "reference"]
+    lines, control = rows[1:-1], rows[-1]
+    mine = {r[0]: r for r in lines if r[0] in names}
+    assert {account: (r[1], r[2]) for account, r in mine.items()} == {
+        "62220800001": ("'=***********)", "101.10"), "62220800002": ("'+**王", "102.20"), "62220800003": ("'-*五", "103.30"),
+        "62220800004": ("'@******)", "104.40"), "62220800005": ("王*英", "105.50"), "62220800006": ("'=*", "106.60")}
+    assert all(mine[a][1] == run_rules.bank_name(n) for a, (n, _) in names.items())
+    # The control line is untouched and still adds up.
+    assert control == ["TOTAL", str(issued.bank_count), f"{issued.bank_total:.2f}", "2020-07-assistance"]
+    assert len(lines) == issued.bank_count and sum(Decimal(r[2]) for r in lines) == issued.bank_total
+    assert all(r[3].startswith("QGS") for r in lines)
+
+
+async def test_the_sql_bank_name_mirrors_the_rule(db: Db) -> None:
+    from services.subsidy.runs import sql
+
+    samples = ["", "王", "=", "王英", "=A", "王小英", "欧阳小英", "=1+2", "+86", "-5", "@x", "\t=1", "\r=1", "a=b", "'=x"]
+    async with db.uow() as uow:
+        got = (await uow.session.execute(text(
+            f"SELECT {sql.BANK_NAME} FROM unnest(CAST(:names AS text[])) WITH ORDINALITY AS l(payee_name, i) "
+            f"CROSS JOIN LATERAL (SELECT {sql.MASKED_NAME} AS masked) n ORDER BY i"), {"names": samples})).scalars().all()
+    assert got == [run_rules.bank_name(name) for name in samples]

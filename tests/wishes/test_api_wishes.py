@@ -24,6 +24,9 @@ from tests.conftest import load_cases
 from tests.wishes.conftest import START, WishWorld, village_codes
 
 CASES = load_cases("wishes.json")
+# H1 (R-MW-2): personal data written so that an ASCII pattern misses it.
+HIDDEN_PERSONAL_DATA = ("电话１３８１２３４５６７８", "身份证号35052119860905001２", "一三八一二三四五六七八",
+                        "３５０５２１１９８６０９０５００１２", "户主电话１３８１２３４５６７８ 身份证３５０５２１１９８６０９０５００１２")
 D = Decimal
 TOWN_A = village_codes(1)  # 南埔镇 350505100: every village used here (quota 5 per campaign) is in it
 
@@ -317,6 +320,9 @@ async def test_bad_wishes_are_refused_and_store_nothing(world: WishWorld) -> Non
     assert_problem(await officer.post(url, json=base | {"cost": "12.345"}), 422, "sub_fen")
     assert_problem(await officer.post(url, json=base | {"category": "cars"}), 422, "literal_error")
     assert_problem(await officer.post(url, json=base | {"title": "电话0595-87654321"}), 422, "personal_data")
+    # H1: full-width digits, Chinese numerals and separators do not hide a phone or ID number.
+    for hidden in HIDDEN_PERSONAL_DATA:
+        assert_problem(await officer.post(url, json=base | {"description": hidden}), 422, "personal_data")
     assert_problem(await officer.post(url, json=base | {"household_id": str(uuid.uuid4())}), 404, "not_found")
     ineligible = await world.family(village, registered_poor=False)
     refused = assert_problem(await officer.post(url, json=base | {"household_id": ineligible.household_id}),
@@ -508,6 +514,12 @@ async def test_calculators(world: WishWorld) -> None:
         "title": "轮椅一辆", "description": "联系电话13812345678"})).json()
     assert publication["publishable"] is False
     assert [(f["field"], f["kind"]) for f in publication["findings"]] == [("description", "phone")]
+    for hidden in HIDDEN_PERSONAL_DATA:
+        found = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": hidden})).json()
+        assert found["publishable"] is False and found["findings"], hidden
+    for ordinary in ("书包2个", "价格120元", "三年级", "书包2个，价格120元，三年级学生用"):
+        fine = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": ordinary})).json()
+        assert (fine["publishable"], fine["findings"]) == (True, []), ordinary
     assert_problem(await world.public.post("/api/v1/wishes/pledges:evaluate", json={"cost": "1"}), 401, "unauthorized")
 
 

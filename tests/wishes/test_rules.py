@@ -131,6 +131,34 @@ def test_ordinary_wishes_are_publishable(text: str) -> None:
     assert rules.personal_data_findings(text) == []
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    ("电话１３８１２３４５６７８", [("phone", "１３８１２３４５６７８")]),
+    ("身份证号35052119860905001２", [("id_number", "35052119860905001２")]),
+    ("一三八一二三四五六七八", [("phone", "一三八一二三四五六七八")]),
+    ("３５０５２１１９８６０９０５００１２", [("id_number", "３５０５２１１９８６０９０５００１２")]),
+    ("户主电话１３８１２３４５６７８ 身份证３５０５２１１９８６０９０５００１２",
+     [("phone", "１３８１２３４５６７８"), ("id_number", "３５０５２１１９８６０９０５００１２")]),
+    ("壹叁捌壹贰叁肆伍陆柒捌", [("phone", "壹叁捌壹贰叁肆伍陆柒捌")]),
+    ("电话１３８\u3000１２３４\u3000５６７８", [("phone", "１３８\u3000１２３４\u3000５６７８")]),
+    ("电话 138 - 1234 - 5678", [("phone", "138 - 1234 - 5678")]),
+    ("身份证 350521 19860905 0012", [("id_number", "350521 19860905 0012")]),
+    ("电话138\u200b1234\u200b5678", [("phone", "138\u200b1234\u200b5678")]),
+    ("电话一三八－一二三四－五六七八", [("phone", "一三八－一二三四－五六七八")]),
+    ("身份证３５０５２１１９８６０９０５００１Ｘ", [("id_number", "３５０５２１１９８６０９０５００１Ｘ")]),
+    ("５栋３０２室", [("address", "５栋３０２室")]),
+])
+def test_personal_data_in_full_width_or_chinese_numerals_is_found(text: str, found: list[tuple[str, str]]) -> None:
+    assert [(f.kind, text[f.start:f.end]) for f in rules.personal_data_findings(text)] == found
+
+
+@pytest.mark.parametrize("text", [
+    "书包2个", "价格120元", "三年级", "书包2个, 价格120元, 三年级", "书包２个，价格１２０元", "一年级到六年级的课外书",
+    "二〇二〇年秋季学费", "棉被 2 床 - 共 3 件", "2020-09-01 开学用", "一三八元的电饭煲",
+])
+def test_ordinary_text_with_numbers_is_publishable(text: str) -> None:
+    assert rules.personal_data_findings(text) == []
+
+
 def test_an_id_number_is_not_also_reported_as_a_phone() -> None:
     findings = rules.personal_data_findings(f"{ID_NUMBER} 13812345678")
     assert [f.kind for f in findings] == ["id_number", "phone"]

@@ -297,3 +297,22 @@ async def test_the_one_wish_statement_stores_the_catalogue_events_and_a_new_dono
     assert envelopes[3].correlationid is None and "correlationid" not in rows[3]
     events.WishFullyPledged.model_validate(envelopes[3].data)
     assert envelopes[3].data["pledged"] == "45.50"
+
+
+async def test_publish_refuses_personal_data_in_full_width_or_chinese_numerals(db: Db) -> None:
+    """H1 (R-MW-2): a wish whose stored text holds a phone or ID number in full-width digits or
+    Chinese numerals (e.g. stored before the screen knew them) is not published: 409
+    ``personal_data``, and it stays submitted."""
+    campaign_id = await new_campaign(db)
+    for hidden in ("户主电话１３８１２３４５６７８", "身份证３５０５２１１９８６０９０５００１２", "一三八一二三四五六七八"):
+        wish_id = await enter(db, await family(db), campaign_id=campaign_id)
+        async with db.uow() as uow:  # what the officer's text was before the screen caught it
+            await uow.session.execute(text("UPDATE wishes SET description = :d WHERE id = :i"), {"d": hidden, "i": wish_id})
+            await uow.commit()
+        with pytest.raises(Problem) as refused:
+            async with db.uow() as uow:
+                await campaigns.publish_wish(uow=uow, principal=REVIEWER, wish_id=wish_id)
+                await uow.commit()
+        assert (refused.value.status, refused.value.code) == (409, "personal_data")
+        async with db.uow() as uow:
+            assert (await uow.session.get(Wish, wish_id)).status == "submitted"

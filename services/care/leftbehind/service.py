@@ -20,6 +20,7 @@ from services.care.parameters.service import ParameterSnapshot, parameters_on
 from services.care.persons.models import Person
 from services.care.persons.service import ensure_alive, load_person, visible_person
 from shared.auth import Principal
+from shared.csvcells import safe_row
 from shared.db import UnitOfWork
 from shared.errors import Problem, not_found
 from shared.regions import town as town_region
@@ -223,7 +224,14 @@ async def export_rows(uow: UnitOfWork, *, town: str | None, category: str | None
     """The registry as CSV for the national management system (全国农村留守儿童和困境儿童信息管理系统
     and its elderly/women counterparts): UTF-8 with a byte-order mark (so the spreadsheet tools
     the towns use read the Chinese correctly), Chinese headers (:data:`EXPORT_HEADERS`), one row per
-    entry. Returns (text, rows)."""
+    entry. Returns (text, rows).
+
+    Text cells pass through :func:`shared.csvcells.safe_row`: a name starting with ``=`` ``+``
+    ``-`` ``@`` (or a tab/CR) is written ``'``-prefixed, so a spreadsheet does not run it as a
+    formula. The 18-digit ID numbers are written as they are (no ``="…"`` wrapper, no tab): the
+    file's first reader is the national system's import, which expects the bare number; a clerk
+    opening it in Excel must import column B as text (数据 → 从文本/CSV → 列数据格式 "文本"),
+    else Excel shows it in scientific notation and drops digits past the 15th."""
     query = (
         select(LeftBehindEntry, Person)
         .join(Person, Person.id == LeftBehindEntry.person_id)
@@ -242,7 +250,7 @@ async def export_rows(uow: UnitOfWork, *, town: str | None, category: str | None
     count = 0
     for entry, person in (await uow.session.execute(query)).all():
         facts = entry.facts or {}
-        writer.writerow([
+        writer.writerow(safe_row([
             person.name or "",
             person.id_number or "",
             _SEX.get(person.sex or "", ""),
@@ -258,6 +266,6 @@ async def export_rows(uow: UnitOfWork, *, town: str | None, category: str | None
             _STATUS[entry.status],
             entry.left_on.isoformat() if entry.left_on else "",
             _LEFT_REASON.get(entry.left_reason or "", ""),
-        ])
+        ]))
         count += 1
     return buffer.getvalue(), count

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from shared.csvcells import safe_cell
+
 # benefit group → the benefits (payment-line kinds) a run of that group pays.
 GROUPS: dict[str, tuple[str, ...]] = {
     "assistance": ("dibao", "dibao_single_person", "tekun_basic", "tekun_care", "centralized_support_fee"),
@@ -140,6 +142,13 @@ def mask_name(name: str | None) -> str:
     if len(name) == 2:
         return name[0] + "*"
     return name[0] + "*" * (len(name) - 2) + name[-1]
+
+
+def bank_name(name: str | None) -> str:
+    """The name cell of the bank file: :func:`mask_name`, then ``'``-prefixed if it starts with
+    ``=`` ``+`` ``-`` ``@`` (or tab/CR), so a spreadsheet does not run it as a formula
+    (:func:`shared.csvcells.safe_cell`; ``=A1+1`` → ``'=***1``). Mirrored by ``sql.BANK_NAME``."""
+    return safe_cell(mask_name(name))
 
 
 def line_reference(line_id: int) -> str:

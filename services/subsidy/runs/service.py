@@ -301,7 +301,10 @@ async def issue_bank_file(*, uow: UnitOfWork, principal: Principal, run_id: uuid
 
 async def stream_bank_file(engine: AsyncEngine, run: PaymentRun, *, chunk_queue: int = 8) -> AsyncIterator[bytes]:
     """The bank file (CSV: ``account,name,amount,reference``, then the control line), streamed
-    from PostgreSQL with ``COPY … TO STDOUT``: constant memory whatever the run's size."""
+    from PostgreSQL with ``COPY … TO STDOUT``: constant memory whatever the run's size. The name
+    is masked and, if it starts with ``=`` ``+`` ``-`` ``@`` (tab, CR), ``'``-prefixed against
+    spreadsheet formula injection (``rules.bank_name``); account, amount, reference and the
+    ``TOTAL`` control line are written exactly as the bank reads them."""
     yield b"account,name,amount,reference\n"
     async with engine.connect() as conn:
         raw = await conn.get_raw_connection()

@@ -6,6 +6,11 @@ same pass, failed lines of earlier runs are carried in, and the totals come back
 statement. Nothing is loaded into Python, so a million-line run costs one join. The verdict
 order is ``rules.line_verdict``'s; the amounts are those of the pure rules, with the month's
 figures bound as parameters (computed by ``service.group_figures`` from the pure rules).
+
+The bank file (:data:`BANK_FILE_LINES`) guards against spreadsheet formula injection (OWASP "CSV
+Injection"): the masked name is ``'``-prefixed when it starts with ``=`` ``+`` ``-`` ``@`` (tab, CR),
+as ``shared.csvcells.safe_cell`` does; accounts, amounts, references and the ``TOTAL`` control
+line are written unchanged, so the bank's system reads the file as before.
 """
 
 from __future__ import annotations
@@ -331,15 +336,22 @@ RETURNING l.id, l.amount"""
 
 # The bank file's lines (the header and the control line are added around them). Sent lines are
 # those payable when the file was issued, whatever the bank answered since, so the file is the
-# same every time it is downloaded. Mirrors rules.mask_name and rules.line_reference.
+# same every time it is downloaded. Mirrors rules.mask_name, rules.bank_name and rules.line_reference.
 # (A simple CASE: the name's length is computed once, twice for names of three characters or more.)
 MASKED_NAME = """COALESCE(CASE char_length(l.payee_name) WHEN 0 THEN '' WHEN 1 THEN '*'
             WHEN 2 THEN left(l.payee_name, 1) || '*'
             ELSE left(l.payee_name, 1) || repeat('*', char_length(l.payee_name) - 2) || right(l.payee_name, 1) END, '')"""
 
+# The masked name, '-prefixed when a spreadsheet would read it as a formula (CSV injection,
+# OWASP; shared.csvcells.FORMULA_PREFIXES, rules.bank_name). Only this text cell changes: the
+# account is digits (validated at entry), the amount a number, the reference ours (QGS…), and the
+# control line is written apart, so the bank's machine reading of the file is unaffected.
+BANK_NAME = """CASE WHEN left(n.masked, 1) IN ('=', '+', '-', '@', chr(9), chr(13))
+            THEN chr(39) || n.masked ELSE n.masked END"""
+
 BANK_FILE_LINES = f"""
-SELECT l.bank_account AS account, {MASKED_NAME} AS name, l.amount AS amount,
+SELECT l.bank_account AS account, {BANK_NAME} AS name, l.amount AS amount,
        'QGS' || lpad(CAST(l.id AS text), 12, '0') AS reference
-  FROM payment_lines l
+  FROM payment_lines l CROSS JOIN LATERAL (SELECT {MASKED_NAME} AS masked) n
  WHERE l.id BETWEEN $2 AND $3 AND l.run_id = $1 AND l.status IN ('payable', 'paid', 'failed')
  ORDER BY l.id"""
