@@ -874,7 +874,8 @@ class Replay:
                 return
             report = await self.gw.post(self.clients["medical"], "/api/v1/eligibility/departments/medical-expenses", {"rows": rows},
                                         headers={"Idempotency-Key": f"demo-medical-{YEAR}-{month}"})
-            self.count("monitoring.medical_rows", report["applied"])
+            batch = await self.gw.get(self.admin, f"/api/v1/eligibility/departments/batches/{report['batch_id']}")
+            self.count("monitoring.medical_rows", batch["applied"])  # the sender's receipt does not say
         return step
 
     def referrals_step(self) -> Callable[[], Awaitable[None]]:
@@ -933,7 +934,8 @@ class Replay:
                                         headers={"Idempotency-Key": f"demo-deaths-{YEAR}-{month}"})
             for m in dead:
                 self.deceased.add(m.id_number)
-            self.count("registry.deaths", report["applied"])
+            batch = await self.gw.get(self.admin, f"/api/v1/eligibility/departments/batches/{report['batch_id']}")
+            self.count("registry.deaths", batch["applied"])  # the sender's receipt does not say
         return step
 
     # --- relief ------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 from fastapi import Request
+from sqlalchemy import ColumnElement, false
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import (
@@ -18,6 +19,7 @@ from shared.auth import (
     VILLAGE_OFFICER,
     Principal,
 )
+from shared.errors import not_found
 
 # Read the registry (town staff see their own town only).
 READERS = (DISTRICT_ADMIN, DISTRICT_APPROVER, TOWN_APPROVER, TOWN_CASEWORKER, CARE_WORKER, AUDITOR, VILLAGE_OFFICER)
@@ -26,6 +28,47 @@ WRITERS = (DISTRICT_ADMIN, TOWN_CASEWORKER, TOWN_APPROVER)
 # Decide (R-DB-7: the household's own town approves).
 APPROVERS = (TOWN_APPROVER,)
 AUDIT_READERS = (AUDITOR, DISTRICT_ADMIN)
+# Roles that need a household's finances and members' full ID numbers and bank accounts (to
+# assess, approve, pay or audit). The other readers — village officers, care workers — get the
+# reduced view (ARCHITECTURE.md, Security: personal data only to a role that needs it).
+FULL_VIEW = (DISTRICT_ADMIN, DISTRICT_APPROVER, TOWN_APPROVER, TOWN_CASEWORKER, AUDITOR)
+
+
+def full_view(principal: Principal) -> bool:
+    """Whether the caller gets the full household/person view (else the reduced one)."""
+    return principal.client or principal.has_role(*FULL_VIEW)
+
+
+def village_scoped(principal: Principal) -> bool:
+    """A village officer with no town-wide reading role sees its own village only."""
+    return principal.has_role(VILLAGE_OFFICER) and not principal.district_wide and not principal.has_role(
+        *(r for r in READERS if r != VILLAGE_OFFICER))
+
+
+def can_see(principal: Principal, town: str, village: str | None) -> bool:
+    """Town scope (R-DB-7) and, for a village officer, village scope."""
+    if not principal.can_see_town(town):
+        return False
+    return not village_scoped(principal) or (principal.village is not None and principal.village == village)
+
+
+def ensure_visible(principal: Principal, town: str, village: str | None, what: str = "record") -> None:
+    """404 (not 403) for a record of another town — or, for a village officer, another village —
+    so that its existence is not revealed."""
+    if not can_see(principal, town, village):
+        raise not_found(what)
+
+
+def scope_clauses(principal: Principal, town: ColumnElement, village: ColumnElement | None = None) -> list[ColumnElement]:
+    """WHERE clauses limiting a list to what the caller may see: its town, and for a village
+    officer its village (``village`` = the list's village column; a list without one shows a
+    village officer nothing)."""
+    if principal.district_wide:
+        return []
+    clauses = [town == (principal.town or "-")]
+    if village_scoped(principal):
+        clauses.append(village == (principal.village or "-") if village is not None else false())
+    return clauses
 
 
 def actor_of(principal: Principal) -> str:

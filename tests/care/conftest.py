@@ -162,7 +162,9 @@ class Registry:
         """Public security reports a death to eligibility (which emits ``person.deceased``)."""
         response = await self.api.post("/api/v1/eligibility/departments/deaths", json={
             "rows": [{"id_number": id_number, "died_on": died_on, "reference": f"gaj-{uuid.uuid4().hex[:8]}"}]})
-        assert response.status_code == 200 and response.json()["applied"] == 1, response.text
+        assert response.status_code == 200 and response.json()["accepted"] == 1, response.text
+        batch = await self.api.get(f"/api/v1/eligibility/departments/batches/{response.json()['batch_id']}")
+        assert batch.json()["applied"] == 1, batch.text  # the outcome is in the staff's batch record
 
 
 @pytest.fixture(scope="session")

@@ -59,7 +59,7 @@ class Users:
         return httpx.AsyncClient(base_url=self.gateway_url, timeout=60, headers={"Authorization": f"Bearer {self.tokens[who]}", "X-Client": "pytest"})
 
 
-async def _make_user(api: httpx.AsyncClient, gateway_url: str, role: str, town: str | None) -> str:
+async def _make_user(api: httpx.AsyncClient, gateway_url: str, role: str, town: str | None, village: str | None = None) -> str:
     """A staff user through the admin API and its token. (Local stand-in for the shared
     ``make_user`` fixture, which does not send the ``display_name`` the gateway requires.)"""
     from tests.conftest import get_token
@@ -69,6 +69,8 @@ async def _make_user(api: httpx.AsyncClient, gateway_url: str, role: str, town: 
     body = {"username": username, "password": password, "roles": [role], "display_name": username}
     if town:
         body["town"] = town
+    if village:
+        body["village"] = village
     response = await api.post("/api/v1/admin/users", json=body)
     assert response.status_code == 201, response.text
     return await get_token(gateway_url, username, password)

@@ -86,8 +86,10 @@ async def test_moves_out_of_the_district_and_to_another_town(api, clients, event
         {"id_number": stays["id_number"], "moved_on": "2020-06-07", "to_town": TOWN_B},
     ]
     report = (await clients["public_security"].post(f"{E}/departments/moves", json={"rows": rows})).json()
-    assert [r["status"] for r in report["rows"]] == ["applied", "applied", "rejected"]
+    assert [r["status"] for r in report["rows"]] == ["accepted", "accepted", "rejected"]  # the sender's receipt
     assert report["rows"][2]["errors"][0]["code"] == "unknown_village"
+    staff = (await api.get(f"{E}/departments/batches/{report['batch_id']}")).json()
+    assert [r["status"] for r in staff["rows"]] == ["applied", "applied", "rejected"]
     [moved] = await events.wait_for(events.of("eligibility.person.moved", person_id=created["members"][1]["person_id"]))
     assert (moved["data"]["from_town"], moved["data"]["to_town"], moved["data"]["to_household_id"]) == (TOWN_A, None, None)
     [changed] = await events.wait_for(events.of("eligibility.benefit.changed", benefit_id=benefit_id, change_reason="member_moved"))
@@ -106,11 +108,12 @@ async def test_disability_certificates_update_the_member(api, clients, events) -
     rows = [{"id_number": number, "certificate_number": "C-35050519", "disability_grade": 2, "disability_kind": "visual", "issued_on": "2020-06-01"},
             {"id_number": number, "certificate_number": "C-X", "issued_on": "2020-06-01"}]
     report = (await api.post(f"{E}/departments/disability-certificates", json={"rows": rows})).json()
-    assert [r["status"] for r in report["rows"]] == ["applied", "rejected"] and report["rows"][1]["errors"][0]["code"] == "disability"
+    assert [r["status"] for r in report["rows"]] == ["accepted", "rejected"] and report["rows"][1]["errors"][0]["code"] == "disability"
     [event] = await events.wait_for(lambda e: e["type"] == "eligibility.household.changed" and e["data"]["household_id"] == created["household_id"])
     assert (event["data"]["members"][0]["disability_grade"], event["data"]["members"][0]["disability_kind"]) == (2, "visual")
     batches = (await clients["auditor"].get(f"{E}/departments/batches", params={"kind": "disability_certificates"})).json()["items"]
-    assert any(b["batch_id"] == report["batch_id"] for b in batches)
+    [staff] = [b for b in batches if b["batch_id"] == report["batch_id"]]
+    assert [r["status"] for r in staff["rows"]] == ["applied", "rejected"] and staff["rows"][0]["person_id"] == created["members"][0]["person_id"]
 
 
 async def test_rechecks_are_due_12_or_6_months_after_the_assessment(api, clients) -> None:

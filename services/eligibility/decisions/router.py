@@ -11,7 +11,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import select, text, tuple_
 
-from services.eligibility.access import APPROVERS, READERS, audit_reads
+from services.eligibility.access import APPROVERS, FULL_VIEW, READERS, audit_reads, scope_clauses
 from services.eligibility.decisions import rules, service
 from services.eligibility.decisions.models import Benefit, Decision
 from services.eligibility.decisions.schemas import (
@@ -186,10 +186,11 @@ async def evaluate_monitoring(body: MonitoringEvaluateIn, uow: UnitOfWork = Depe
 
 
 @router.post("/households/{household_id}/dibao:evaluate", response_model=DibaoEvaluateOut, tags=["calculators"])
-async def evaluate_household_dibao(household_id: uuid.UUID, body: AssessIn, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READERS))) -> DibaoEvaluateOut:
+async def evaluate_household_dibao(household_id: uuid.UUID, body: AssessIn, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*FULL_VIEW))) -> DibaoEvaluateOut:
     """What R-DB-2..6 make of the registered household's figures on ``assessed_on`` (default
     today): the same result a reassessment would record, storing no decision (the read is
-    audited). Errors: 404; 422 ``no_members``."""
+    audited). The trace holds incomes and assets: the full-view roles only (403 for village
+    officers and care workers). Errors: 404; 422 ``no_members``."""
     async with uow:
         household = await registry.get_household(uow.session, household_id, principal)
         on = body.assessed_on or local_date(uow.now())
@@ -266,8 +267,9 @@ async def _member(uow: UnitOfWork, household_id: uuid.UUID, person_id: uuid.UUID
 
 
 @router.get("/households/{household_id}/decisions", response_model=Page[DecisionOut])
-async def household_decisions(household_id: uuid.UUID, page: PageParams = Depends(page_params), uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READERS))) -> Page[DecisionOut]:
-    """The household's decisions, newest first, each with its trace."""
+async def household_decisions(household_id: uuid.UUID, page: PageParams = Depends(page_params), uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*FULL_VIEW))) -> Page[DecisionOut]:
+    """The household's decisions, newest first, each with its trace (income and asset figures:
+    the full-view roles only)."""
     async with uow:
         household = await registry.get_household(uow.session, household_id, principal)
         query = select(Decision).where(Decision.household_id == household.id).order_by(Decision.created_at.desc(), Decision.id.desc()).limit(page.limit + 1)
@@ -279,8 +281,9 @@ async def household_decisions(household_id: uuid.UUID, page: PageParams = Depend
 
 
 @router.get("/decisions/{decision_id}", response_model=DecisionOut)
-async def get_decision(decision_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READERS))) -> DecisionOut:
-    """One decision with its trace (inputs, parameter versions, figures, rule ids)."""
+async def get_decision(decision_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*FULL_VIEW))) -> DecisionOut:
+    """One decision with its trace (inputs, parameter versions, figures, rule ids); the
+    full-view roles only."""
     async with uow:
         decision = await uow.session.get(Decision, decision_id)
         if decision is None:
@@ -301,11 +304,10 @@ async def list_benefits(
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> Page[BenefitOut]:
     """Benefits (the roster), by id; filters household_id, person_id, category, status, town. A
-    town user sees its own town."""
+    town user sees its own town, a village officer its own village."""
     async with uow:
         query = select(Benefit).order_by(Benefit.id).limit(page.limit + 1)
-        if not principal.district_wide:
-            query = query.where(Benefit.town == (principal.town or "-"))
+        query = query.where(*scope_clauses(principal, Benefit.town, Benefit.village))
         for column, value in ((Benefit.household_id, household_id), (Benefit.person_id, person_id), (Benefit.category, category),
                               (Benefit.status, status_), (Benefit.town, town)):
             if value is not None:

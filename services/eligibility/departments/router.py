@@ -1,8 +1,12 @@
 """``/api/v1/eligibility/departments/…``: batches from other departments' systems (client
 credentials with a scope), as JSON ``{"rows": [...]}`` or CSV (``Content-Type: text/csv``, one
 header line with the row's field names). Each row is validated and applied on its own; the answer
-is a per-row report and nothing of a rejected row is stored. ``Idempotency-Key`` replays the
-first report."""
+is a per-row receipt (``accepted`` / ``rejected`` for the row's own content: format, ID number
+checksum, a date after today) and nothing of a rejected row is stored. The receipt does not say
+whether a person is in the assistance registry nor carry internal ids: a department must not be
+able to test membership. Staff (district administrator, auditor) read the full outcome per row —
+``applied``, ``duplicate``, ``unknown_person`` … — in ``/batches``. ``Idempotency-Key`` replays
+the first receipt."""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import structlog
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -22,12 +27,14 @@ from services.eligibility.access import client_of
 from services.eligibility.departments import service
 from services.eligibility.departments.models import DepartmentBatch
 from services.eligibility.departments.schemas import (
+    BatchReceipt,
     BatchReport,
     DeathRow,
     DisabilityCertificateRow,
     IncomeRow,
     MedicalExpenseRow,
     MoveRow,
+    RowReceipt,
     RowReport,
 )
 from services.eligibility.registry.service import Actor
@@ -39,6 +46,7 @@ from shared.idempotency import Idempotency
 from shared.pagination import Page, PageParams, make_page, page_params
 
 router = APIRouter(prefix="/api/v1/eligibility/departments", tags=["departments"])
+log = structlog.get_logger("eligibility.departments")
 MAX_ROWS = 10_000
 
 Applier = Callable[[UnitOfWork, Actor, Any], Awaitable[RowReport]]
@@ -97,25 +105,43 @@ async def _batch(kind: str, model: type[BaseModel], applier: Applier, request: R
             try:
                 row = adapter.validate_python(raw)
             except ValidationError as exc:
-                reports.append(RowReport(row=index, reference=reference, status="rejected", errors=_errors(exc)))
+                reports.append(RowReport(row=index, reference=reference, status="rejected", errors=_errors(exc), answered="rejected"))
                 continue
             try:
                 async with uow.session.begin_nested():
                     report = await applier(uow, actor, row)
             except service.RowRejected as exc:
-                reports.append(RowReport(row=index, reference=reference, status="rejected", errors=[exc.error]))
+                reports.append(RowReport(row=index, reference=reference, status="rejected", errors=[exc.error],
+                                         answered="rejected" if exc.told else "accepted"))
                 continue
-            reports.append(report.model_copy(update={"row": index, "reference": reference}))
+            reports.append(report.model_copy(update={"row": index, "reference": reference, "answered": "accepted"}))
         batch = DepartmentBatch(
             id=uuid.uuid4(), kind=kind, client=principal.subject, received_at=uow.now(), total=len(reports),
             accepted=sum(r.status != "rejected" for r in reports), rejected=sum(r.status == "rejected" for r in reports),
             report=[r.model_dump(mode="json") for r in reports],
         )
         uow.session.add(batch)
-        out = _report(batch)
+        out = _receipt(batch, reports)
         idem.record(uow.session, 200, out.model_dump(mode="json"))
         await uow.commit()
+        # Outcomes for the staff's eyes are logged by row number and reference, never by ID number.
+        for r in reports:
+            if r.status == "rejected":
+                log.info("eligibility.department.row_rejected", kind=kind, batch_id=str(batch.id), row=r.row,
+                         reference=r.reference, code=r.errors[0].get("code") if r.errors else None, answered=r.answered)
+        log.info("eligibility.department.batch", kind=kind, batch_id=str(batch.id), client=principal.subject, total=batch.total,
+                 applied=sum(r.status == "applied" for r in reports), duplicates=sum(r.status == "duplicate" for r in reports),
+                 rejected=batch.rejected, told_rejected=out.rejected)
         return out
+
+
+def _receipt(batch: DepartmentBatch, reports: list[RowReport]) -> BatchReceipt:
+    """The department's answer: accepted / rejected (row content) per row, no registry outcome,
+    no internal ids (M4: a department must not learn who is in the assistance registry)."""
+    rows = [RowReceipt(row=r.row, reference=r.reference, status=r.answered or "accepted",
+                       errors=r.errors if r.answered == "rejected" else []) for r in reports]
+    return BatchReceipt(batch_id=batch.id, kind=batch.kind, received_at=batch.received_at, total=batch.total,
+                        accepted=sum(r.status == "accepted" for r in rows), rejected=sum(r.status == "rejected" for r in rows), rows=rows)
 
 
 def _report(batch: DepartmentBatch) -> BatchReport:
@@ -133,18 +159,18 @@ _CSV_OR_JSON = {"requestBody": {"content": {
 }}}
 
 
-@router.post("/deaths", response_model=BatchReport, openapi_extra=_CSV_OR_JSON)
+@router.post("/deaths", response_model=BatchReceipt, openapi_extra=_CSV_OR_JSON)
 async def deaths(request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_scopes("public_security", roles=(DISTRICT_ADMIN,))),
                  idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Deaths from public security (rows: ``id_number``, ``died_on``, ``reference``). Every
     benefit of the person ends with the month of death as last month (``benefit.ended``, reason
     ``deceased``); a household dibao is reassessed for the others from the next month;
-    ``eligibility.person.deceased`` and ``household.changed`` are emitted. Row errors:
-    ``unknown_person``, ``future_date``, ID number codes."""
+    ``eligibility.person.deceased`` and ``household.changed`` are emitted. Rejected rows (told):
+    ``future_date``, ID number codes; ``unknown_person`` is in the staff's batch record only."""
     return await _batch("deaths", DeathRow, service.apply_death, request, uow, principal, idempotency_key)
 
 
-@router.post("/moves", response_model=BatchReport, openapi_extra=_CSV_OR_JSON)
+@router.post("/moves", response_model=BatchReceipt, openapi_extra=_CSV_OR_JSON)
 async def moves(request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_scopes("public_security", roles=(DISTRICT_ADMIN,))),
                 idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Household-registration moves from public security (rows: ``id_number``, ``moved_on``,
@@ -153,7 +179,7 @@ async def moves(request: Request, uow: UnitOfWork = Depends(get_uow), principal:
     return await _batch("moves", MoveRow, service.apply_move, request, uow, principal, idempotency_key)
 
 
-@router.post("/disability-certificates", response_model=BatchReport, openapi_extra=_CSV_OR_JSON)
+@router.post("/disability-certificates", response_model=BatchReceipt, openapi_extra=_CSV_OR_JSON)
 async def certificates(request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_scopes("disabled_federation", roles=(DISTRICT_ADMIN,))),
                        idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Disability certificates from the disabled persons' federation (rows: ``id_number``,
@@ -162,18 +188,18 @@ async def certificates(request: Request, uow: UnitOfWork = Depends(get_uow), pri
     return await _batch("disability_certificates", DisabilityCertificateRow, service.apply_certificate, request, uow, principal, idempotency_key)
 
 
-@router.post("/medical-expenses", response_model=BatchReport, openapi_extra=_CSV_OR_JSON)
+@router.post("/medical-expenses", response_model=BatchReceipt, openapi_extra=_CSV_OR_JSON)
 async def medical_expenses(request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_scopes("medical_insurance", roles=(DISTRICT_ADMIN,))),
                            idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Out-of-pocket medical expenses from medical insurance (rows: ``id_number``, ``month``
     YYYY-MM, ``amount`` yuan, ``reference`` settlement id — a reference already received is a
-    ``duplicate``). The household becomes monitored (R-RM-1) and is re-evaluated (R-RM-2)."""
+    ``duplicate`` in the staff's batch record, ``accepted`` to the sender). The household becomes monitored (R-RM-1) and is re-evaluated (R-RM-2)."""
     return await _batch("medical_expenses", MedicalExpenseRow,
                         lambda uow, actor, row: service.apply_medical_expense(uow, actor, row, "medical_insurance"),
                         request, uow, principal, idempotency_key)
 
 
-@router.post("/incomes", response_model=BatchReport, openapi_extra=_CSV_OR_JSON)
+@router.post("/incomes", response_model=BatchReceipt, openapi_extra=_CSV_OR_JSON)
 async def incomes(request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_scopes("statistics", roles=(DISTRICT_ADMIN,))),
                   idempotency_key: str | None = Header(None, alias="Idempotency-Key")) -> Any:
     """Income data (scope ``statistics``; rows: ``id_number``, ``source``, ``amount``,

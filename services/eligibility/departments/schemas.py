@@ -92,16 +92,20 @@ class IncomeRow(_Row):
 
 
 class RowReport(BaseModel):
+    """What happened to a row, as staff read it in the batch record (``unknown_person`` and the
+    other registry outcomes included). ``answered``: what the department was told."""
+
     row: int
     reference: str | None = None
     status: Literal["applied", "duplicate", "rejected"]
     person_id: uuid.UUID | None = None
     household_id: uuid.UUID | None = None
     errors: list[dict] = Field(default_factory=list)
+    answered: Literal["accepted", "rejected"] | None = None
 
 
 class BatchReport(BaseModel):
-    """What happened to each row; nothing of a rejected row is stored."""
+    """What happened to each row (the staff's batch record); nothing of a rejected row is stored."""
 
     batch_id: uuid.UUID
     kind: str
@@ -111,3 +115,27 @@ class BatchReport(BaseModel):
     duplicates: int
     rejected: int
     rows: list[RowReport]
+
+
+class RowReceipt(BaseModel):
+    """What the sending department learns of a row: ``accepted``, or ``rejected`` for the row's
+    own content (field format, ID number checksum, a date after today …) with ``errors``. Whether
+    the person is in the assistance registry, or what the row changed, is not told (a row of
+    an unknown person is ``accepted`` too); staff read it in the batch record."""
+
+    row: int
+    reference: str | None = None
+    status: Literal["accepted", "rejected"]
+    errors: list[dict] = Field(default_factory=list)
+
+
+class BatchReceipt(BaseModel):
+    """The answer to a department's batch: per-row receipt, counts."""
+
+    batch_id: uuid.UUID
+    kind: str
+    received_at: datetime
+    total: int
+    accepted: int
+    rejected: int
+    rows: list[RowReceipt]

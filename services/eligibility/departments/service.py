@@ -37,9 +37,21 @@ log = structlog.get_logger("eligibility.departments")
 
 
 class RowRejected(Exception):
+    """A row not applied because of the registry's state (unknown person, person not active …):
+    recorded for staff; the department is told only that the row was accepted."""
+
+    told = False
+
     def __init__(self, code: str, message: str, field: str = "id_number") -> None:
         super().__init__(message)
         self.error = {"field": field, "code": code, "message": message}
+
+
+class RowInvalid(RowRejected):
+    """A row rejected for its own content (e.g. a date after today), checked before the registry
+    is looked at: the department is told, whoever the person is."""
+
+    told = True
 
 
 async def _person(uow: UnitOfWork, id_number: str) -> tuple[Person, Household]:
@@ -60,10 +72,9 @@ async def _close_if_empty(uow: UnitOfWork, household: Household) -> None:
 
 
 async def apply_death(uow: UnitOfWork, actor: Actor, row: DeathRow) -> RowReport:
+    if row.died_on > local_date(uow.now()):
+        raise RowInvalid("future_date", "died_on is after today", "died_on")
     person, household = await _person(uow, row.id_number)
-    today = local_date(uow.now())
-    if row.died_on > today:
-        raise RowRejected("future_date", "died_on is after today", "died_on")
     if person.status == "deceased":
         return RowReport(row=0, status="duplicate", person_id=person.id, household_id=household.id)
     before = {"status": person.status, "deceased_on": None}
@@ -86,10 +97,9 @@ async def apply_death(uow: UnitOfWork, actor: Actor, row: DeathRow) -> RowReport
 
 
 async def apply_move(uow: UnitOfWork, actor: Actor, row: MoveRow) -> RowReport:
+    if row.moved_on > local_date(uow.now()):
+        raise RowInvalid("future_date", "moved_on is after today", "moved_on")
     person, household = await _person(uow, row.id_number)
-    today = local_date(uow.now())
-    if row.moved_on > today:
-        raise RowRejected("future_date", "moved_on is after today", "moved_on")
     if person.status != "active":
         raise RowRejected("person_not_active", f"the person is {person.status}")
     from_town = household.town

@@ -13,7 +13,17 @@ from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse
 from sqlalchemy import func, select
 
-from services.eligibility.access import AUDIT_READERS, READERS, WRITERS, audit_reads, client_of
+from services.eligibility.access import (
+    AUDIT_READERS,
+    FULL_VIEW,
+    READERS,
+    WRITERS,
+    audit_reads,
+    can_see,
+    client_of,
+    full_view,
+    scope_clauses,
+)
 from services.eligibility.decisions.models import Benefit
 from services.eligibility.figures import local_date, show
 from services.eligibility.registry import service
@@ -39,6 +49,7 @@ from services.eligibility.registry.schemas import (
     HouseholdIn,
     HouseholdOut,
     HouseholdPatch,
+    HouseholdReducedOut,
     HouseholdSummary,
     IdNumberIn,
     IdNumberOut,
@@ -47,6 +58,7 @@ from services.eligibility.registry.schemas import (
     PersonIn,
     PersonOut,
     PersonPatch,
+    PersonReducedOut,
     TownOut,
     TownPopulationIn,
 )
@@ -64,6 +76,9 @@ router = APIRouter(prefix="/api/v1/eligibility", tags=["registry"])
 
 Readers = Depends(require_roles(*READERS))
 Writers = Depends(require_roles(*WRITERS))
+FullReaders = Depends(require_roles(*FULL_VIEW))
+HouseholdView = HouseholdOut | HouseholdReducedOut
+PersonView = PersonOut | PersonReducedOut
 
 
 # --- resident ID check ------------------------------------------------------------------------
@@ -134,6 +149,15 @@ async def household_out(uow: UnitOfWork, household: Household) -> HouseholdOut:
     )
 
 
+def for_role(principal: Principal, out: HouseholdOut | PersonOut) -> HouseholdView | PersonView:
+    """The view the caller's role may have: the full one, or the reduced one (village officers,
+    care workers: masked ID numbers, no bank accounts, no incomes, expenditure or assets)."""
+    if full_view(principal):
+        return out
+    reduced = HouseholdReducedOut if isinstance(out, HouseholdOut) else PersonReducedOut
+    return reduced.model_validate(out, from_attributes=True)
+
+
 async def _audited_household(uow: UnitOfWork, request: Request, principal: Principal, household: Household, action: str = "read") -> HouseholdOut:
     out = await household_out(uow, household)
     await audit_reads(uow.session, request=request, principal=principal, at=uow.now(), record_type="person",
@@ -180,11 +204,11 @@ async def list_households(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Readers,
 ) -> Page[HouseholdSummary]:
-    """Households (no personal data), newest id order, filtered; a town user sees its own town."""
+    """Households (no personal data), newest id order, filtered; a town user sees its own town,
+    a village officer its own village."""
     async with uow:
         query = select(Household).order_by(Household.id).limit(page.limit + 1)
-        if not principal.district_wide:
-            query = query.where(Household.town == (principal.town or "-"))
+        query = query.where(*scope_clauses(principal, Household.town, Household.village))
         if town:
             query = query.where(Household.town == town)
         if village:
@@ -205,14 +229,18 @@ async def list_households(
         return make_page(items, page.limit, key=lambda h: [str(h.household_id)])
 
 
-@router.get("/households/{household_id}", response_model=HouseholdOut)
-async def get_household(household_id: uuid.UUID, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Readers) -> HouseholdOut:
-    """The household with its members, incomes, expenditure and assets (audited read)."""
+@router.get("/households/{household_id}", response_model=HouseholdView)
+async def get_household(household_id: uuid.UUID, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Readers) -> HouseholdView:
+    """The household with its members, incomes, expenditure and assets (audited read).
+
+    Village officers and care workers get ``HouseholdReducedOut`` (members' ID numbers masked,
+    no bank accounts, no incomes, expenditure or assets). 404 for a household of another town
+    (R-DB-7) or, for a village officer, of another village."""
     async with uow:
         household = await service.get_household(uow.session, household_id, principal)
         out = await _audited_household(uow, request, principal, household)
         await uow.commit()
-        return out
+        return for_role(principal, out)
 
 
 @router.patch("/households/{household_id}", response_model=HouseholdOut)
@@ -278,9 +306,10 @@ async def remove_entry(household_id: uuid.UUID, kind: Literal["incomes", "expend
 
 
 @router.get("/households/{household_id}/history", response_model=Page[HistoryOut])
-async def household_history(household_id: uuid.UUID, request: Request, page: PageParams = Depends(page_params), uow: UnitOfWork = Depends(get_uow), principal: Principal = Readers) -> Page[HistoryOut]:
+async def household_history(household_id: uuid.UUID, request: Request, page: PageParams = Depends(page_params), uow: UnitOfWork = Depends(get_uow), principal: Principal = FullReaders) -> Page[HistoryOut]:
     """Every change of the household and its members, oldest first: who, when, through which
-    client, what changed (old and new values). An audited read."""
+    client, what changed (old and new values — ID numbers, bank accounts, amounts: so only the
+    roles of the full view, 403 for the others). An audited read."""
     async with uow:
         household = await service.get_household(uow.session, household_id, principal)
         query = select(HouseholdChange).where(HouseholdChange.household_id == household.id).order_by(HouseholdChange.id).limit(page.limit + 1)
@@ -297,36 +326,39 @@ async def household_history(household_id: uuid.UUID, request: Request, page: Pag
 # --- persons ----------------------------------------------------------------------------------
 
 
-@router.get("/persons", response_model=Page[PersonOut])
+@router.get("/persons", response_model=Page[PersonView])
 async def find_persons(
     request: Request,
     id_number: IdNumber = Query(..., description="the resident ID number to look up"),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Readers,
-) -> Page[PersonOut]:
-    """Look a person up by resident ID number (one person, one record: 0 or 1 item). Audited."""
+) -> Page[PersonView]:
+    """Look a person up by resident ID number (one person, one record: 0 or 1 item; none for a
+    person of another town, or of another village for a village officer). Audited. Village
+    officers and care workers get ``PersonReducedOut``."""
     async with uow:
         person = await service.person_by_id_number(uow.session, id_number)
-        items: list[PersonOut] = []
+        items: list[PersonView] = []
         if person is not None:
             household = await uow.session.get(Household, person.household_id)
-            if household is not None and principal.can_see_town(household.town):
-                items.append(person_out(person))
+            if household is not None and can_see(principal, household.town, household.village):
+                items.append(for_role(principal, person_out(person)))
                 await audit_reads(uow.session, request=request, principal=principal, at=uow.now(), record_type="person",
                                   records=[(person.id, person.household_id)], action="lookup")
         await uow.commit()
         return Page(items=items, next_cursor=None)
 
 
-@router.get("/persons/{person_id}", response_model=PersonOut)
-async def get_person(person_id: uuid.UUID, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Readers) -> PersonOut:
-    """A person's record (audited read)."""
+@router.get("/persons/{person_id}", response_model=PersonView)
+async def get_person(person_id: uuid.UUID, request: Request, uow: UnitOfWork = Depends(get_uow), principal: Principal = Readers) -> PersonView:
+    """A person's record (audited read); ``PersonReducedOut`` for village officers and care
+    workers. 404 for a person of another town, or another village for a village officer."""
     async with uow:
         person, _ = await service.get_person(uow.session, person_id, principal)
         await audit_reads(uow.session, request=request, principal=principal, at=uow.now(), record_type="person",
                           records=[(person.id, person.household_id)])
         await uow.commit()
-        return person_out(person)
+        return for_role(principal, person_out(person))
 
 
 @router.patch("/persons/{person_id}", response_model=PersonOut)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from services.eligibility.schemas import IdNumber, Month, Name, TownCode, VillageCode
 from shared import regions
+from shared.ids import mask_id_number
 from shared.money import Yuan
 from shared.timestamps import BusinessDate
 
@@ -307,6 +308,63 @@ class HouseholdOut(BaseModel):
     expenditures: list[ExpenditureOut]
     assets: list[AssetOut]
     created_at: datetime
+    updated_at: datetime
+
+
+MaskedIdNumber = Annotated[str, AfterValidator(mask_id_number), Field(examples=["350***********1234"])]
+
+
+class PersonReducedOut(BaseModel):
+    """A member as a role that needs no financial data sees it (village officers, care workers):
+    the ID number masked (first 3 and last 4 characters), no bank account. Built from a
+    ``PersonOut`` (``model_validate(full, from_attributes=True)``): what is not declared here is
+    not sent."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")  # unambiguous in a union with the full view
+
+    person_id: uuid.UUID
+    household_id: uuid.UUID
+    id_number: MaskedIdNumber
+    name: str
+    sex: str
+    birth_date: date
+    relation: str
+    living_together: bool
+    able_to_work: bool
+    disability_grade: int | None
+    disability_kind: str | None
+    long_term_care: bool
+    serious_illness: bool
+    school_enrolment: str
+    left_behind: str | None
+    orphan: str | None
+    child_without_care: bool
+    status: str
+    deceased_on: date | None
+    moved_on: date | None
+    self_care_level: str | None = None
+    self_care_assessed_on: date | None = None
+    updated_at: datetime
+
+
+class HouseholdReducedOut(BaseModel):
+    """A household as a village officer or care worker sees it: its members in the reduced view
+    and no incomes, expenditure or assets (yuan figures are for those who assess them)."""
+
+    model_config = ConfigDict(from_attributes=True, extra="forbid")  # unambiguous in a union with the full view
+
+    household_id: uuid.UUID
+    town: str
+    village: str
+    address: str
+    registered_poor: bool
+    ex_poor: bool
+    edge: bool
+    lonely_elderly: bool
+    head_person_id: uuid.UUID | None
+    status: str
+    revision: int
+    members: list[PersonReducedOut]
     updated_at: datetime
 
 

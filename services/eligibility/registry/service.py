@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.eligibility import events
+from services.eligibility.access import ensure_visible
 from services.eligibility.figures import add_months, local_date, month_of
 from services.eligibility.registry.models import (
     Asset,
@@ -61,12 +62,13 @@ SYSTEM = Actor("system", "eligibility")
 
 
 async def get_household(session: AsyncSession, household_id: uuid.UUID, principal: Principal | None, *, lock: bool = False) -> Household:
-    """The household, or 404 (also for another town's household seen by a town user, R-DB-7)."""
+    """The household, or 404 (also for another town's household seen by a town user, R-DB-7, and
+    another village's seen by a village officer)."""
     household = await session.get(Household, household_id, with_for_update=lock)
     if household is None:
         raise not_found("household")
     if principal is not None:
-        principal.ensure_town(household.town, "household")
+        ensure_visible(principal, household.town, household.village, "household")
     return household
 
 
@@ -77,7 +79,7 @@ async def get_person(session: AsyncSession, person_id: uuid.UUID, principal: Pri
     household = await session.get(Household, person.household_id)
     assert household is not None
     if principal is not None:
-        principal.ensure_town(household.town, "person")
+        ensure_visible(principal, household.town, household.village, "person")
     return person, household
 
 

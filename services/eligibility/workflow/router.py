@@ -8,8 +8,10 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select, tuple_
 
-from services.eligibility.access import APPROVERS, READERS, WRITERS
+from services.eligibility.access import APPROVERS, READERS, WRITERS, scope_clauses, village_scoped
 from services.eligibility.decisions.schemas import DecisionResultOut, benefit_out, decision_out
+from services.eligibility.registry.models import Household
+from services.eligibility.schemas import TownCode
 from services.eligibility.workflow import rules, service
 from services.eligibility.workflow.models import Application, ApplicationObjection
 from services.eligibility.workflow.schemas import (
@@ -82,15 +84,25 @@ async def accept_application(body: ApplicationIn, uow: UnitOfWork = Depends(get_
 async def list_applications(
     status_: str | None = Query(None, alias="status", max_length=20),
     household_id: uuid.UUID | None = Query(None),
+    town: TownCode | None = Query(None, description="a town's 9-digit code"),
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> Page[ApplicationOut]:
-    """Applications, oldest first; a town user sees its own town."""
+    """Applications, oldest first, filtered by ``status``, ``household_id``, ``town``; a town
+    user sees its own town (``town`` of another town: 404), a village officer its own village's
+    households. An unknown town code is 422 ``unknown_town``."""
+    if town is not None:
+        principal.ensure_town(town, "town")
     async with uow:
         query = select(Application).order_by(Application.accepted_at, Application.id).limit(page.limit + 1)
-        if not principal.district_wide:
-            query = query.where(Application.town == (principal.town or "-"))
+        if village_scoped(principal):  # applications have no village: those of its village's households
+            query = query.where(Application.household_id.in_(
+                select(Household.id).where(*scope_clauses(principal, Household.town, Household.village))))
+        else:
+            query = query.where(*scope_clauses(principal, Application.town))
+        if town:
+            query = query.where(Application.town == town)
         if status_:
             query = query.where(Application.status == status_)
         if household_id:

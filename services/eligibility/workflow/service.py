@@ -20,6 +20,7 @@ import structlog
 from sqlalchemy import select
 
 from services.eligibility import events
+from services.eligibility.access import ensure_visible, village_scoped
 from services.eligibility.decisions import service as decisions
 from services.eligibility.figures import local_date
 from services.eligibility.parameters.service import parameters_on
@@ -43,6 +44,9 @@ async def get_application(uow: UnitOfWork, application_id: uuid.UUID, principal:
     if application is None:
         raise not_found("application")
     principal.ensure_town(application.town, "application")
+    if village_scoped(principal):  # a village officer: its own village's households only
+        household = await uow.session.get(Household, application.household_id)
+        ensure_visible(principal, application.town, household.village if household else None, "application")
     return application
 
 
