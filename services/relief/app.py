@@ -3,6 +3,7 @@ reserve funds and the 5-working-day SLA (POLICY.md measures 5 and 8: R-TR-1..6, 
 
 from fastapi import FastAPI
 
+from services.relief.audit import router as audit_router
 from services.relief.cases.router import router as cases_router
 from services.relief.cases.service import recompute_for_year
 from services.relief.cases.timers import sla_timer_worker
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 "Temporary relief (临时救助): cases, tiered approval, town reserve funds and the "
                 "5-working-day SLA."
             ),
-            routers=(funds_router, cases_router, parameters_router, reports_router),
+            routers=(funds_router, cases_router, parameters_router, reports_router, audit_router),
             handlers=handlers,
             workers=(sla_timer_worker,),
             on_calendar_loaded=recompute_for_year,

@@ -1,43 +1,160 @@
 """Audit of staff reads of personal data (API.md: "reads of personal data are audited").
 
-Each read of a relief case's applicant details (name, resident ID number) by a member of staff
-adds a row here, in the reading request's own transaction.
+Each read of a relief case's applicant (name, resident ID number — in full on ``GET
+/cases/{id}``, masked in lists) adds one row per case, in the reading request's own
+transaction: who (actor, roles, town), through which client, which case and applicant, the path
+and request id. Rows hold identifiers only, never the ID number or name. ``GET
+/api/v1/relief/audit-log`` lets the auditor and the district administrator query them.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, Index, String, Uuid
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, Uuid, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.relief.models import Base
-from shared.auth import Principal
+from shared.app import get_uow
+from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, require_roles
 from shared.db import UnitOfWork
+from shared.errors import Problem
+from shared.pagination import Page, PageParams, make_page, page_params
+from shared.timestamps import BusinessDatetime
+
+AUDIT_READERS = (AUDITOR, DISTRICT_ADMIN)
 
 
 class AccessAudit(Base):
-    """``principal`` read ``action`` (e.g. ``case.read``) on case ``case_id`` at ``at``."""
+    """``actor`` (of ``town``, with ``roles``, through ``client``) read case ``case_id`` (of
+    ``record_town``; applicant ``person_id`` of ``household_id`` when registered) at ``at``."""
 
     __tablename__ = "access_audit"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    principal: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
     roles: Mapped[str] = mapped_column(String(300))
+    town: Mapped[str | None] = mapped_column(String(9))
+    client: Mapped[str | None] = mapped_column(String(200))
     action: Mapped[str] = mapped_column(String(64))
     case_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    town: Mapped[str | None] = mapped_column(String(9))
+    record_town: Mapped[str | None] = mapped_column(String(9))
+    person_id: Mapped[str | None] = mapped_column(String(64))
+    household_id: Mapped[str | None] = mapped_column(String(64))
+    request_id: Mapped[str | None] = mapped_column(String(128))
+    path: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_access_audit_case", "case_id", "at"),)
-
-
-def record_read(uow: UnitOfWork, principal: Principal, action: str, *, case_id: uuid.UUID | None, town: str | None) -> None:
-    """Stage an audit row for a read of personal data (committed with the request's unit of work)."""
-    uow.session.add(
-        AccessAudit(
-            at=uow.now(), principal=principal.subject, roles=",".join(sorted(principal.roles)) or "client",
-            action=action, case_id=case_id, town=town,
-        )
+    __table_args__ = (
+        Index("ix_access_audit_case", "case_id", "at"),
+        Index("ix_access_audit_actor_id", "actor", "id"),
+        Index("ix_access_audit_person", "person_id"),
     )
+
+
+def client_of(request: Request | None, principal: Principal) -> str | None:
+    """Through which client the call came: the token's client (``azp`` / ``client_id``) or the
+    caller's ``X-Client`` / ``User-Agent`` header (as eligibility records it), ≤ 200 chars."""
+    for claim in ("azp", "client_id"):
+        value = principal.claims.get(claim)
+        if value:
+            return str(value)[:200]
+    if request is None:
+        return None
+    value = request.headers.get("x-client") or request.headers.get("user-agent")
+    return value[:200] if value else None
+
+
+def record_read(uow: UnitOfWork, request: Request, principal: Principal, action: str, cases: Iterable[Any]) -> None:
+    """Stage one audit row per case read (``cases``: :class:`ReliefCase` rows), committed with
+    the request's unit of work; ``action``: ``case.read`` (full record) or ``cases.list``."""
+    at, roles = uow.now(), ",".join(sorted(principal.roles)) or "client"
+    client = client_of(request, principal)
+    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    uow.session.add_all(
+        AccessAudit(
+            at=at, actor=principal.subject, roles=roles, town=principal.town, client=client, action=action,
+            case_id=case.id, record_town=case.town, person_id=case.person_id, household_id=case.household_id,
+            request_id=(request_id or None) and request_id[:128], path=request.url.path,
+        )
+        for case in cases
+    )
+
+
+# -- the query endpoint ------------------------------------------------------------------------
+
+router = APIRouter(prefix="/api/v1/relief", tags=["audit"])
+
+
+class AuditOut(BaseModel):
+    """One audited read: who, when, which case (``record_type`` ``case``, ``record_id`` the case
+    id) and applicant, through which client, on which path and request."""
+
+    id: int
+    at: datetime
+    actor: str
+    roles: list[str]
+    town: str | None
+    client: str | None
+    action: str
+    record_type: str = "case"
+    record_id: uuid.UUID | None
+    record_town: str | None
+    person_id: str | None
+    household_id: str | None
+    request_id: str | None
+    path: str | None
+
+    @classmethod
+    def of(cls, row: AccessAudit) -> AuditOut:
+        return cls(id=row.id, at=row.at, actor=row.actor, roles=[r for r in row.roles.split(",") if r],
+                   town=row.town, client=row.client, action=row.action, record_id=row.case_id,
+                   record_town=row.record_town, person_id=row.person_id, household_id=row.household_id,
+                   request_id=row.request_id, path=row.path)
+
+
+def _after_id(page: PageParams) -> int | None:
+    """The id of a cursor ``[id]``; 422 ``invalid_cursor`` for anything else."""
+    if page.after is None:
+        return None
+    if len(page.after) != 1 or type(page.after[0]) is not int or page.after[0] < 0:
+        raise Problem(422, "invalid_cursor", "The cursor is not valid")
+    return page.after[0]
+
+
+@router.get("/audit-log", response_model=Page[AuditOut])
+async def audit_log(
+    actor: str | None = Query(None, max_length=200),
+    record_id: uuid.UUID | None = Query(None, description="the case id"),
+    person_id: str | None = Query(None, max_length=64, description="the applicant's registry person id"),
+    household_id: str | None = Query(None, max_length=64),
+    since: BusinessDatetime | None = Query(None, alias="from", description="at or after (aware instant)"),
+    until: BusinessDatetime | None = Query(None, alias="to", description="before (aware instant)"),
+    page: PageParams = Depends(page_params),
+    uow: UnitOfWork = Depends(get_uow),
+    _: Principal = Depends(require_roles(*AUDIT_READERS)),
+) -> Page[AuditOut]:
+    """Staff reads of relief applicants' data, newest first (auditor, district administrator):
+    who, when, which case and applicant, through which client. Filters (AND): ``actor``,
+    ``record_id`` (case), ``person_id``, ``household_id``, ``from`` ≤ at < ``to``. 403 for other
+    roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
+    after = _after_id(page)
+    query = select(AccessAudit).order_by(AccessAudit.id.desc()).limit(page.limit + 1)
+    for column, value in ((AccessAudit.actor, actor), (AccessAudit.case_id, record_id),
+                          (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)):
+        if value is not None:
+            query = query.where(column == value)
+    if since is not None:
+        query = query.where(AccessAudit.at >= since)
+    if until is not None:
+        query = query.where(AccessAudit.at < until)
+    if after is not None:
+        query = query.where(AccessAudit.id < after)
+    async with uow:
+        rows = [AuditOut.of(r) for r in (await uow.session.scalars(query)).all()]
+    return make_page(rows, page.limit, key=lambda r: [r.id])

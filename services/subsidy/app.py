@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from services.subsidy.audit import router as audit_router
 from services.subsidy.benefits.router import router as benefits_router
 from services.subsidy.config import Settings
 from services.subsidy.disability.router import router as disability_router
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             description="Recurring benefits: rosters, monthly payment runs, cross-checks, bank files and returns.",
             routers=[
                 runs_router, price_router, disability_router, benefits_router, housing_router, roster_router,
-                homes_router, parameters_router,
+                homes_router, parameters_router, audit_router,
             ],
             handlers=handlers,
             workers=[run_worker],

@@ -92,7 +92,7 @@ async def test_a_visit_with_a_referral(api: httpx.AsyncClient, world: dict, care
     ]:
         response = await api.post(path, json=body, headers=auth(v1["token"]))
         assert (response.status_code, response.json()["code"]) == (422, code), response.text
-    assert (await api.get(path, headers=auth(v1["token"]))).json() == []
+    assert (await api.get(path, headers=auth(v1["token"]))).json() == {"items": [], "next_cursor": None}
 
     body = {"visited_on": "2020-06-14", "method": "wechat", "findings": "父母外出，祖母生病住院，生活困难",
             "referral": {"to": "relief", "reason": "emergency_hardship", "note": "祖母住院"}}
@@ -105,7 +105,10 @@ async def test_a_visit_with_a_referral(api: httpx.AsyncClient, world: dict, care
     assert (replay.status_code, replay.json()["id"]) == (201, visit["id"])
     reused = await api.post(path, json={**body, "method": "phone"}, headers={**auth(v1["token"]), **key})
     assert (reused.status_code, reused.json()["code"]) == (422, "idempotency_key_reused")
-    assert len((await api.get(path, headers=auth(world["caseworker"]))).json()) == 1
+    page = (await api.get(path, params={"limit": 1}, headers=auth(world["caseworker"]))).json()
+    assert ([v["id"] for v in page["items"]], page["next_cursor"]) == ([visit["id"]], None)
+    forged = await api.get(path, params={"cursor": "WyJ4Il0"}, headers=auth(world["caseworker"]))  # ["x"]
+    assert (forged.status_code, forged.json()["code"]) == (422, "invalid_cursor")
 
     [recorded] = await care_events.wait("care.visit.recorded", lambda e: e["subject"] == visit["id"])
     assert (recorded["data"]["method"], recorded["data"]["on_time"]) == ("wechat", True)

@@ -580,6 +580,51 @@ async def test_registered_applicant_known_from_eligibility_events(api, set_clock
     assert (await api.get("/api/v1/relief/dead-letters")).json()["items"] == []
 
 
+async def test_case_reads_are_audited_and_queryable_by_the_auditor(api, gateway_url, set_clock, users) -> None:
+    """A caseworker's reads of a case (name, full ID number) and of the list (names) are in
+    ``GET /relief/audit-log``: who, which case, through which client, the path and request id,
+    never the ID number. Only the auditor and the district administrator may query it."""
+    await set_clock("2020-10-13T10:00:00+08:00")
+    worker = await users.get(f"worker:{T_FLOW}")
+    body = case_body(T_FLOW, amount="600.00", seq=77)
+    case = await open_case(worker, body)
+    client = {"User-Agent": "relief-audit-test"}
+    read = await worker.get(f"/api/v1/relief/cases/{case['id']}", headers=client)
+    assert read.status_code == 200 and read.json()["applicant"]["id_number"] == body["applicant"]["id_number"]
+    listed = await worker.get("/api/v1/relief/cases", params={"town": T_FLOW, "limit": 500}, headers=client)
+    assert case["id"] in {c["id"] for c in listed.json()["items"]}
+
+    auditor = Client(users.http, await new_user(api, gateway_url, "auditor"))
+    response = await auditor.get("/api/v1/relief/audit-log", params={"record_id": case["id"]})
+    assert response.status_code == 200, response.text
+    entries = response.json()["items"]
+    assert [e["action"] for e in entries] == ["cases.list", "case.read"]  # newest first
+    entry = entries[1]
+    assert entry["actor"].startswith("relief_town_caseworker_") and entry["roles"] == ["town_caseworker"]
+    assert (entry["town"], entry["client"], entry["record_type"], entry["record_id"], entry["record_town"]) == (
+        T_FLOW, "relief-audit-test", "case", case["id"], T_FLOW)
+    assert entry["path"] == f"/api/v1/relief/cases/{case['id']}"
+    assert entry["request_id"] == read.headers["x-request-id"]
+    assert entry["at"] in ("2020-10-13T02:00:00Z", "2020-10-13T02:00:00+00:00")
+    assert body["applicant"]["id_number"] not in json.dumps(entries)
+
+    mine = (await auditor.get("/api/v1/relief/audit-log", params={"actor": entry["actor"], "limit": 500})).json()["items"]
+    assert {e["actor"] for e in mine} == {entry["actor"]} and entry["id"] in {e["id"] for e in mine}
+    window = {"record_id": case["id"], "from": "2020-10-13T10:00:00+08:00", "to": "2020-10-13T10:00:01+08:00"}
+    assert len((await api.get("/api/v1/relief/audit-log", params=window)).json()["items"]) == 2  # district admin
+    later = (await auditor.get("/api/v1/relief/audit-log", params={**window, "from": "2020-10-13T10:00:01+08:00"})).json()
+    assert later == {"items": [], "next_cursor": None}
+    first = (await auditor.get("/api/v1/relief/audit-log", params={"record_id": case["id"], "limit": 1})).json()
+    rest = (await auditor.get("/api/v1/relief/audit-log", params={"record_id": case["id"], "cursor": first["next_cursor"]})).json()
+    assert [e["id"] for e in first["items"] + rest["items"]] == [e["id"] for e in entries] and rest["next_cursor"] is None
+
+    for response in (await worker.get("/api/v1/relief/audit-log"), await (await users.get(f"approver:{T_FLOW}")).get("/api/v1/relief/audit-log")):
+        assert (response.status_code, response.json()["code"]) == (403, "forbidden")
+    for params, code in (({"cursor": "WyJ4Il0"}, "invalid_cursor"), ({"from": "2020-10-13T10:00:00"}, "timezone_aware")):
+        response = await auditor.get("/api/v1/relief/audit-log", params=params)
+        assert (response.status_code, response.json()["code"]) == (422, code), response.text
+
+
 async def test_parameters_are_versioned(api, users) -> None:
     listed = (await (await users.get(f"worker:{T_FLOW}")).get("/api/v1/relief/parameters", params={"on": "2020-06-01"})).json()
     assert {p["name"]: p["value"] for p in listed["items"]} == {

@@ -409,6 +409,8 @@ async def test_cases_of_a_year_are_those_accepted_in_it_in_shanghai_time(databas
     the year of ``accepted_at`` in Asia/Shanghai, as the SLA KPIs count it. 2019 is impossible
     here (no relief parameters before 2020-01-01), so the neighbours are the last half hour of
     2020 and the first ten minutes of 2021 — the latter still 2020 in UTC."""
+    from starlette.requests import Request
+
     from services.relief.cases.router import list_cases
     from shared.clock import ControllableClock
     from shared.migrations import upgrade
@@ -426,7 +428,8 @@ async def test_cases_of_a_year_are_those_accepted_in_it_in_shanghai_time(databas
         async def listed(**filters) -> list[str]:
             given = {"town": None, "status": None, "kind": None, "sla_state": None, "person_id": None,
                      "household_id": None, "year": None, **filters}
-            page = await list_cases(**given, page=PageParams(limit=50, after=None), uow=db.uow(), principal=ADMIN)
+            request = Request({"type": "http", "method": "GET", "path": "/api/v1/relief/cases", "headers": [], "query_string": b""})
+            page = await list_cases(request, **given, page=PageParams(limit=50, after=None), uow=db.uow(), principal=ADMIN)
             return [c.id for c in page.items]
 
         assert await listed(year=2020) == [str(late.id)]

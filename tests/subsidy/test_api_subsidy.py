@@ -597,6 +597,40 @@ async def test_town_users_see_only_their_town(api, people, june_assistance, staf
     problem(await api.get(f"/api/v1/subsidy/runs/{rid}/bank-file", headers=bearer(own)), 403, "forbidden")
 
 
+async def test_reads_of_persons_are_audited_and_queryable_by_the_auditor(api, people, june_assistance, staff) -> None:
+    """A caseworker's reads of a roster person and of payment lines are in ``GET
+    /subsidy/audit-log``: who, which person, through which client, the path and request id;
+    typed-in filter text stays out. Only the auditor and the district administrator may query."""
+    own, auditor = await staff("town_caseworker", town=TOWN), await staff("auditor")
+    person, rid = people["a"]["person_id"], june_assistance["id"]
+    ua = {**bearer(own), "User-Agent": "subsidy-audit-test"}
+    roster = await api.get(f"/api/v1/subsidy/roster/persons/{person}", headers=ua)
+    lines = await api.get(f"/api/v1/subsidy/runs/{rid}/lines", params={"person_id": person}, headers=ua)
+    assert roster.status_code == lines.status_code == 200 and len(lines.json()["items"]) == 1
+    typed = "35050519880808001X"  # an ID number typed into a filter
+    assert (await api.get(f"/api/v1/subsidy/runs/{rid}/lines", params={"reason": typed}, headers=ua)).json()["items"] == []
+
+    response = await api.get("/api/v1/subsidy/audit-log", params={"record_id": person, "limit": 500}, headers=bearer(auditor))
+    assert response.status_code == 200, response.text
+    entries = [e for e in response.json()["items"] if e["client"] == "subsidy-audit-test"]
+    assert [e["action"] for e in entries] == ["subsidy.run.lines.read", "subsidy.roster.person.read"]  # newest first
+    read, listed = entries[1], entries[0]
+    assert read["actor"].startswith("sub_town_caseworker_") and read["roles"] == ["town_caseworker"]
+    assert (read["town"], read["record_type"], read["record_id"]) == (TOWN, "person", person)
+    assert read["path"] == f"/api/v1/subsidy/roster/persons/{person}"
+    assert read["request_id"] == roster.headers["x-request-id"]
+    assert (listed["path"], listed["resource"], listed["request_id"]) == (
+        f"/api/v1/subsidy/runs/{rid}/lines", f"run:{rid}", lines.headers["x-request-id"])
+    mine = (await api.get("/api/v1/subsidy/audit-log", params={"actor": read["actor"]}, headers=bearer(auditor))).json()["items"]
+    assert [e["action"] for e in mine] == ["subsidy.run.lines.read"] * 2 + ["subsidy.roster.person.read"]
+    assert (mine[0]["record_id"], "reason=other" in mine[0]["detail"]) == (None, True)
+    assert typed not in str(mine)
+
+    problem(await api.get("/api/v1/subsidy/audit-log", headers=bearer(own)), 403, "forbidden")
+    problem(await api.get("/api/v1/subsidy/audit-log", params={"cursor": "WyJ4Il0"}, headers=bearer(auditor)), 422, "invalid_cursor")
+    assert (await api.get("/api/v1/subsidy/audit-log", params={"action": "subsidy.roster.person.read", "limit": 1})).status_code == 200
+
+
 async def test_bad_input_is_refused_and_nothing_stored(api, system_clients) -> None:
     before = (await api.get("/api/v1/subsidy/runs", params={"limit": 500})).json()["items"]
     problem(await api.post("/api/v1/subsidy/runs", json={"month": "2020-13", "benefit_group": "assistance"}), 422, "month_format")

@@ -249,19 +249,23 @@ async def post_visit(
     return out
 
 
-@router.get("/visit-plans/{plan_id}/visits", response_model=list[VisitOut])
+@router.get("/visit-plans/{plan_id}/visits", response_model=Page[VisitOut])
 async def get_visits(
     plan_id: str,
+    page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES, *VISITOR_ROLES)),
-) -> list[VisitOut]:
-    """The visits of a plan, newest first (staff of its town or its paired visitor; audited)."""
+) -> Page[VisitOut]:
+    """The visits of a plan, newest first (visit date, then when recorded), a page
+    ``{items, next_cursor}`` (staff of its town or its paired visitor; audited). 404 for a plan
+    the caller may not see; 422 ``invalid_id``, ``invalid_cursor``."""
     async with uow:
         plan = await visible_plan(uow, principal, parse_uuid(plan_id, "visit plan"))
-        rows = [VisitOut.model_validate(v) for v in await list_visits(uow, plan.id)]
+        after = cursor_key(page.after, date.fromisoformat, datetime.fromisoformat, uuid.UUID)
+        rows = [VisitOut.model_validate(v) for v in await list_visits(uow, plan.id, limit=page.limit, after=after)]
         audit(uow, principal, "visits.read", plan.person_id, plan_id=str(plan.id))
         await uow.commit()
-    return rows
+    return make_page(rows, page.limit, key=lambda v: [v.visited_on.isoformat(), v.recorded_at.isoformat(), str(v.id)])
 
 
 # --- the visitor's own list (mobile app) -----------------------------------------------------

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import and_, func, or_, select, text, tuple_, update
 
 from services.care import events
 from services.care.common import READ_ROLES, WRITE_ROLES, ensure_not_future, today
@@ -275,11 +275,16 @@ async def create_referral(
     return referral
 
 
-async def list_visits(uow: UnitOfWork, plan_id: uuid.UUID) -> list[Visit]:
-    rows = await uow.session.scalars(
-        select(Visit).where(Visit.plan_id == plan_id).order_by(Visit.visited_on.desc(), Visit.recorded_at.desc())
-    )
-    return list(rows.all())
+async def list_visits(
+    uow: UnitOfWork, plan_id: uuid.UUID, *, limit: int, after: tuple[Any, ...] | None
+) -> list[Visit]:
+    """At most ``limit + 1`` visits of a plan, newest first; keyset ``after`` =
+    (visited_on, recorded_at, id) of the last visit of the previous page (ids break ties)."""
+    query = select(Visit).where(Visit.plan_id == plan_id)
+    if after is not None:
+        query = query.where(tuple_(Visit.visited_on, Visit.recorded_at, Visit.id) < tuple_(*after))
+    query = query.order_by(Visit.visited_on.desc(), Visit.recorded_at.desc(), Visit.id.desc()).limit(limit + 1)
+    return list((await uow.session.scalars(query)).all())
 
 
 # --- a visitor's own list (mobile app) -------------------------------------------------------

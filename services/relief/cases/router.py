@@ -217,6 +217,7 @@ SlaFilter = Literal["on_track", "at_risk", "breached", "met", "not_applicable"]
 
 @router.get("/cases", response_model=Page[CaseOut])
 async def list_cases(
+    request: Request,
     town: str | None = Query(None, max_length=20, description="town (镇/街道) division code"),
     status: Literal["suggested", "open", "approved", "paid", "refused", "referred"] | None = Query(None),
     kind: Literal["emergency", "expenditure"] | None = Query(None),
@@ -232,7 +233,8 @@ async def list_cases(
     """Cases, newest first (``created_at``), filtered by town, status, kind, SLA state (R-TR-2:
     on_track, at_risk, breached, met, not_applicable — at the clock's now), person, household
     and year. All filters combine (AND). A town-scoped user sees its own town only (another
-    ``town`` is 404). ID numbers are masked here.
+    ``town`` is 404). ID numbers are masked here; names are shown, so the read is audited (one
+    row per case listed, ``cases.list``).
 
     ``year`` (2000–2099): cases whose ``accepted_at`` (受理时间) falls in that calendar year in
     Asia/Shanghai time, i.e. ``[year-01-01T00:00+08:00, (year+1)-01-01T00:00+08:00)`` — the year
@@ -258,21 +260,25 @@ async def list_cases(
         timers = await service.timers_of(uow.session, [c.id for c in cases])
         payments = await service.payments_of(uow.session, [c.id for c in cases])
         items = [case_out(c, timers[c.id], payments.get(c.id), now, full=False) for c in cases]
+        record_read(uow, request, principal, "cases.list", cases[:page.limit])
+        await uow.commit()
     return make_page(items, page.limit, key=lambda c: [c.created_at.isoformat(), c.id])
 
 
 @router.get("/cases/{case_id}", response_model=CaseOut)
 async def get_case(
+    request: Request,
     case_id: uuid.UUID = Depends(case_id_path),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> CaseOut:
-    """One case with the applicant's details (the read is audited); 404 for another town's case,
+    """One case with the applicant's details — name and the full resident ID number (the read is
+    audited, ``case.read``: see ``GET /api/v1/relief/audit-log``); 404 for another town's case,
     422 ``invalid_id`` for a malformed id."""
     async with uow:
         case = await service.get_case(uow.session, principal, case_id)
         out = await _full_out(uow, case)
-        record_read(uow, principal, "case.read", case_id=case.id, town=case.town)
+        record_read(uow, request, principal, "case.read", [case])
         await uow.commit()
     return out
 

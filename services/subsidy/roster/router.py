@@ -91,7 +91,7 @@ async def rebuild_roster(request: Request, uow: UnitOfWork = Depends(get_uow),
 
 
 @router.get("/persons/{person_id}", response_model=PersonOut)
-async def roster_person(person_id: str, uow: UnitOfWork = Depends(get_uow),
+async def roster_person(person_id: str, request: Request, uow: UnitOfWork = Depends(get_uow),
                         principal: Principal = Depends(require_roles(*STAFF_ROLES))) -> PersonOut:
     """A person as the roster knows them, with the benefits covering them (ID number masked).
     Audited; another town's person is 404 for a town user."""
@@ -100,7 +100,9 @@ async def roster_person(person_id: str, uow: UnitOfWork = Depends(get_uow),
         if person is None:
             raise not_found("person")
         principal.ensure_town(person.town or "", "person")
-        record_read(uow.session, principal, at=uow.now(), action="subsidy.roster.person.read", resource=f"person:{person_id}")
+        # written only once the person exists: the path then holds a registry id, not typed-in text
+        record_read(uow.session, request, principal, at=uow.now(), action="subsidy.roster.person.read",
+                    resource=f"person:{person.person_id}", records=[("person", person.person_id)])
         await uow.commit()
     return PersonOut(
         person_id=person.person_id, household_id=person.household_id, town=person.town, village=person.village,

@@ -138,6 +138,7 @@ async def run_report(run_id: uuid.UUID, uow: UnitOfWork = Depends(get_uow), _: P
 @router.get("/runs/{run_id}/lines", response_model=Page[LineOut])
 async def run_lines(
     run_id: uuid.UUID,
+    request: Request,
     status: str | None = Query(None, pattern="^(payable|dropped|paid|failed)$"),
     reason: str | None = Query(None, max_length=40),
     town: str | None = Query(None, max_length=9),
@@ -147,7 +148,8 @@ async def run_lines(
     principal: Principal = Depends(require_roles(*RUN_READERS)),
 ) -> Page[LineOut]:
     """A run's lines (by id), filtered by status, drop reason, town or person. Personal data:
-    names and accounts masked, every read audited; a town user sees only its own town's lines."""
+    names and accounts masked, every read audited (one row per person and payee shown, see
+    ``GET /api/v1/subsidy/audit-log``); a town user sees only its own town's lines."""
     if not principal.district_wide:
         if town is not None and town != principal.town:
             return Page(items=[], next_cursor=None)
@@ -157,8 +159,12 @@ async def run_lines(
         after = int(page.after[0]) if page.after else None
         lines = await service.list_lines(uow, run, limit=page.limit, after=after, status=status, reason=reason,
                                          town=town, person_id=person_id)
-        record_read(uow.session, principal, at=uow.now(), action="subsidy.run.lines.read", resource=f"run:{run_id}",
-                    detail=f"status={status} reason={reason} town={town} person={'yes' if person_id else 'no'} n={min(len(lines), page.limit)}")
+        shown = lines[:page.limit]
+        people = dict.fromkeys(pid for line in shown for pid in (line.person_id, line.payee_id) if pid)
+        known_reason = reason if reason in rules.DROP_REASONS else (reason and "other")  # free text stays out
+        record_read(uow.session, request, principal, at=uow.now(), action="subsidy.run.lines.read", resource=f"run:{run_id}",
+                    records=[("person", pid) for pid in people],
+                    detail=f"status={status} reason={known_reason} town={town} person={'yes' if person_id else 'no'} n={len(shown)}")
         await uow.commit()
     issued = run.status in ("issued", "reconciled")
     return make_page([LineOut.of(line, issued=issued) for line in lines], page.limit, key=lambda l: [l.id])
@@ -201,7 +207,8 @@ async def download_bank_file(
         run = await service.get_run(uow, run_id)
         if run.status not in ("issued", "reconciled"):
             raise Problem(409, "run_not_issued", "The bank file of this run has not been issued")
-        record_read(uow.session, principal, at=uow.now(), action="subsidy.bank_file.read", resource=f"run:{run_id}")
+        record_read(uow.session, request, principal, at=uow.now(), action="subsidy.bank_file.read", resource=f"run:{run_id}",
+                    records=[("run", str(run_id))])
         await uow.commit()
     filename = f"{rules.run_code(run.month, run.benefit_group)}.csv"
     return StreamingResponse(
