@@ -8,6 +8,8 @@ calendar, the merged OpenAPI and, last of all routes, the catch-all proxy to the
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,17 +22,17 @@ from starlette.routing import BaseRoute
 from gateway import calendar_router, clock_router, openapi_merge
 from gateway.auth import passwords
 from gateway.auth.keys import KeyRing
+from gateway.auth.revocation import Revocations, RevokingVerifier
 from gateway.auth.router import admin_router, oauth_router
 from gateway.auth.tokens import TokenIssuer
 from gateway.config import Settings
 from gateway.dashboard.router import router as dashboard_router
 from gateway.proxy import METHODS, Forwarder, ProxyFastPath, ProxyMetrics, proxy_endpoint
-from gateway.ratelimit import TokenBucketLimiter
+from gateway.ratelimit import LoginFailures, TokenBucketLimiter
 from gateway.reports.handlers import make_handlers as reports_handlers
 from gateway.reports.router import router as reports_router
 from gateway.upstreams import close_upstreams, make_upstreams
 from shared.app import ServiceSpec, create_service_app
-from shared.auth import TokenVerifier
 
 # FastAPI's own document routes; the gateway serves the merged document and its own page instead.
 _FASTAPI_DOC_PATHS = {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
@@ -60,11 +62,19 @@ def _setup(app: FastAPI) -> None:
     )
     # Verify with our own keys in-process (never over HTTP to ourselves); the key ring caches them
     # and reloads them from the database, so the verifier may ask it on every unknown kid.
-    app.state.token_verifier = TokenVerifier(
+    # It also refuses the tokens of deactivated accounts (gateway.auth.revocation).
+    verifier = RevokingVerifier(
         issuer=settings.token_issuer, audience=settings.token_audience,
         local_keys=keyring.verifier_keys, refresh_interval=0.0,
     )
+    revocations = Revocations(
+        lambda: app.state.sessionmaker(), lifetime=lifetime, refresh_seconds=settings.revocation_refresh_seconds
+    )
+    verifier.revocations = revocations
+    app.state.token_verifier = verifier
+    app.state.revocations = revocations
     app.state.rate_limiter = TokenBucketLimiter(settings.rate_limit_per_minute, settings.rate_limit_burst)
+    app.state.login_failures = LoginFailures(settings.login_failure_limit, settings.login_failure_window_seconds)
     app.state.merged_openapi = openapi_merge.MergedOpenAPI(settings.openapi_cache_seconds)
     metrics = ProxyMetrics(app.state.metrics_registry)
     app.state.upstreams = {}
@@ -85,9 +95,14 @@ def _setup(app: FastAPI) -> None:
             app.state.forwarder.upstreams = app.state.upstreams
             await clock_router.restore_clock(app)
             await keyring.signing_key()  # the first start creates the first key
+            await revocations.load()  # before the first request: no revoked token slips through
+            refresher = asyncio.create_task(revocations.run())
             try:
                 yield
             finally:
+                refresher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await refresher
                 await close_upstreams(app.state.upstreams)
 
     app.router.lifespan_context = lifespan

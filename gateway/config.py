@@ -46,6 +46,11 @@ class Settings(ServiceSettings):
     # Token bucket per principal (or client IP when anonymous): refill rate and bucket size.
     rate_limit_per_minute: int = 1200
     rate_limit_burst: int = 200
+    # Failed password sign-ins a username may have within the window before it gets 429 (per replica).
+    login_failure_limit: int = 10
+    login_failure_window_seconds: float = 900.0
+    # Seconds between reloads of the deactivated accounts (how soon other replicas refuse their tokens).
+    revocation_refresh_seconds: float = 5.0
     # argon2id cost of new password/secret hashes (OWASP minimum by default).
     password_hash_time_cost: int = 2
     password_hash_memory_kib: int = 19456

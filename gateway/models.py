@@ -41,6 +41,9 @@ class User(Base):
     town: Mapped[str | None] = mapped_column(String(9))
     village: Mapped[str | None] = mapped_column(String(12))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # The last deactivation (kept on reactivation): tokens issued before it stay refused
+    # (gateway.auth.revocation).
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 
@@ -58,6 +61,8 @@ class Client(Base):
     name: Mapped[str] = mapped_column(String(100))
     scopes: Mapped[list[str]] = mapped_column(JSONB)
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default=text("true"))
+    # As User.deactivated_at.
+    deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 

@@ -5,7 +5,8 @@ arrives as sent), the body (streamed), every end-to-end header, plus ``X-Request
 gateway's request id), ``X-Correlation-ID``, ``X-Forwarded-For`` / ``-Proto`` / ``-Host``.
 Hop-by-hop headers (RFC 9110 §7.6.1: Connection and every header it names, Keep-Alive,
 Proxy-Authenticate, Proxy-Authorization, TE, Trailer, Transfer-Encoding, Upgrade) are dropped both
-ways. A bearer token, when present, is verified here first (401 problem if invalid) and forwarded;
+ways. A bearer token, when present, is verified here first (401 problem if invalid, ``token_revoked`` if
+its account was deactivated since: gateway.auth.revocation) and forwarded;
 requests without one are forwarded too (a service decides: the public wish board needs no login).
 
 Responses come back raw (never decompressed), so ``Content-Encoding`` and ``Content-Length`` stay

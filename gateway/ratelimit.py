@@ -1,16 +1,21 @@
-"""Per-client rate limit: a token bucket per principal (token ``sub``) or, anonymous, per client IP.
+"""Per-client rate limit: a token bucket per principal (token ``sub``) or, anonymous, per client IP;
+and a limit on failed password sign-ins per username (:class:`LoginFailures`).
 
 A bucket holds up to ``burst`` tokens and refills at ``per_minute / 60`` tokens a second; each
 request takes one. An empty bucket answers 429 problem+json ``rate_limited`` with ``Retry-After``
 (whole seconds until a token is back). Buckets live in this process: with N gateway replicas a
 client gets up to N times the rate, which is the price of needing no shared store.
+
+The sign-in endpoints (``/oauth/token``, ``/oauth/register``) are keyed by the client IP only
+(:func:`enforce_ip_rate_limit`): a bearer token sent along must not buy a caller a bucket of its
+own for guessing passwords.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import OrderedDict
+from collections import OrderedDict, deque
 
 import structlog
 from starlette.requests import Request
@@ -96,3 +101,69 @@ async def enforce_rate_limit(request: Request) -> None:
     """FastAPI dependency: 429 ``rate_limited`` when over the limit (the proxy calls
     :func:`rate_key_for` and :func:`take_or_refuse` on the raw ASGI scope instead)."""
     take_or_refuse(request.app.state.rate_limiter, await rate_key(request))
+
+
+def ip_key(scope: Scope) -> str:
+    """The anonymous bucket of the request's client address."""
+    client = scope.get("client")
+    return f"ip:{client[0] if client else 'unknown'}"
+
+
+async def enforce_ip_rate_limit(request: Request) -> None:
+    """FastAPI dependency of the sign-in endpoints: the client IP's bucket, whatever
+    ``Authorization`` says (no token is verified). 429 ``rate_limited``."""
+    take_or_refuse(request.app.state.rate_limiter, ip_key(request.scope))
+
+
+class LoginFailures:
+    """Failed password sign-ins per username, over a sliding window, independent of the IP.
+
+    After ``limit`` failures within ``window_seconds`` the username is refused (before its
+    password is even checked) until the oldest of them is ``window_seconds`` old: guessing one
+    account from many addresses is slowed to ``limit`` guesses a window, while guessing many
+    accounts from one address meets that address's rate limit. A successful sign-in clears the
+    username's failures. Usernames are compared ignoring case, as at sign-in.
+
+    Counted in this process's memory: with N gateway replicas behind a balancer an account gets up
+    to N × ``limit`` guesses a window. Memory is bounded by ``max_keys`` usernames; beyond that
+    the least recently failed are forgotten (filling it takes ``max_keys`` requests, which the IP
+    limit spreads over a long time).
+    """
+
+    def __init__(self, limit: int, window_seconds: float, *, max_keys: int = 100_000) -> None:
+        if limit <= 0 or window_seconds <= 0:
+            raise ValueError("limit and window_seconds must be positive")
+        self.limit = limit
+        self.window = window_seconds
+        self.max_keys = max_keys
+        # username (lower case) -> monotonic times of its recent failures; least recently failed first.
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    @staticmethod
+    def _key(username: str) -> str:
+        return username[:64].lower()  # no longer name exists (schemas._USERNAME)
+
+    def blocked_for(self, username: str, now: float | None = None) -> float | None:
+        """Seconds until ``username`` may try again, or None when it may now."""
+        times = self._failures.get(self._key(username))
+        if times is None or len(times) < self.limit:
+            return None
+        now = time.monotonic() if now is None else now
+        wait = times[0] + self.window - now
+        return wait if wait > 0 else None
+
+    def failed(self, username: str, now: float | None = None) -> None:
+        """Count a failed sign-in of ``username``."""
+        now = time.monotonic() if now is None else now
+        key = self._key(username)
+        times = self._failures.pop(key, None) or deque(maxlen=self.limit)
+        while times and times[0] <= now - self.window:
+            times.popleft()
+        times.append(now)
+        self._failures[key] = times
+        while len(self._failures) > self.max_keys:
+            del self._failures[next(iter(self._failures))]
+
+    def succeeded(self, username: str) -> None:
+        """A successful sign-in: forget the username's failures."""
+        self._failures.pop(self._key(username), None)

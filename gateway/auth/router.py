@@ -4,13 +4,23 @@
 "error_description"}``: ``invalid_request`` / ``unsupported_grant_type`` / ``invalid_grant`` /
 ``invalid_scope`` 400, ``invalid_client`` 401 with ``WWW-Authenticate: Basic``) — OAuth client
 libraries expect exactly that, so it is the one place the gateway does not answer problem+json
-(a 429 from the rate limit still is).
+(a 429 from the IP rate limit still is).
+
+Sign-in is limited twice: per client IP (the ordinary token buckets, never by a bearer token sent
+along) and per username (:class:`gateway.ratelimit.LoginFailures`: after
+``login_failure_limit`` failed password sign-ins within ``login_failure_window_seconds`` the
+username gets 429 with ``Retry-After`` and ``{"error": "invalid_grant"}``). ``invalid_grant`` is
+the one RFC 6749 §5.2 code for refused resource-owner credentials, which every OAuth client
+knows; ``slow_down`` is RFC 8628's, defined only for polling a device code, so a password-grant
+client would not understand it. The status 429 (RFC 6585) and ``Retry-After`` tell the client to
+wait rather than to ask for another password.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import math
 from typing import Any
 from urllib.parse import unquote
 
@@ -20,9 +30,12 @@ from fastapi.responses import JSONResponse
 
 from gateway.auth import service
 from gateway.auth.keys import KeyRing
+from gateway.auth.revocation import Revocations
 from gateway.auth.schemas import (
+    AccountUpdate,
     ClientCreate,
     ClientCreated,
+    ClientOut,
     DonorRegistration,
     KeyRotation,
     TokenResponse,
@@ -30,7 +43,7 @@ from gateway.auth.schemas import (
     UserOut,
 )
 from gateway.auth.tokens import TokenIssuer
-from gateway.ratelimit import enforce_rate_limit
+from gateway.ratelimit import LoginFailures, enforce_ip_rate_limit, enforce_rate_limit
 from shared.app import get_uow
 from shared.auth import DISTRICT_ADMIN, Principal, require_roles
 from shared.db import UnitOfWork
@@ -39,15 +52,15 @@ from shared.pagination import Page, PageParams, page_params
 
 log = structlog.get_logger("gateway.auth")
 
-oauth_router = APIRouter(tags=["auth"], dependencies=[Depends(enforce_rate_limit)])
+oauth_router = APIRouter(tags=["auth"], dependencies=[Depends(enforce_ip_rate_limit)])
 admin_router = APIRouter(prefix="/api/v1/admin", tags=["admin"], dependencies=[Depends(enforce_rate_limit)])
 
 _NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _FORM = "application/x-www-form-urlencoded"
 
 
-def oauth_error(error: str, description: str, status: int = 400) -> JSONResponse:
-    headers = dict(_NO_STORE)
+def oauth_error(error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> JSONResponse:
+    headers = {**_NO_STORE, **(headers or {})}
     if error == "invalid_client":
         headers["WWW-Authenticate"] = 'Basic realm="quangang"'
     return JSONResponse({"error": error, "error_description": description}, status_code=status, headers=headers)
@@ -63,9 +76,9 @@ oauth_router.guard_answers = {"/oauth/token": _guard_refusal}  # type: ignore[at
 
 
 class _OAuthRefusal(Exception):
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
+    def __init__(self, error: str, description: str, status: int = 400, headers: dict[str, str] | None = None) -> None:
         super().__init__(description)
-        self.response = oauth_error(error, description, status)
+        self.response = oauth_error(error, description, status, headers)
 
 
 def _basic_credentials(request: Request) -> tuple[str, str] | None:
@@ -108,10 +121,19 @@ async def _password_grant(request: Request, params: dict[str, str], uow: UnitOfW
     username, password = params.get("username"), params.get("password")
     if not username or not password:
         raise _OAuthRefusal("invalid_request", "username and password are required")
+    failures: LoginFailures = request.app.state.login_failures
+    wait = failures.blocked_for(username)
+    if wait is not None:
+        retry_after = max(1, math.ceil(wait))
+        log.info("gateway.token.throttled", grant_type="password", retry_after=retry_after)
+        raise _OAuthRefusal("invalid_grant", f"Too many failed sign-ins for this username; retry in {retry_after} s",
+                            429, {"Retry-After": str(retry_after)})
     user = await service.authenticate_user(username, password, uow=uow)
     if user is None:
+        failures.failed(username)
         log.info("gateway.token.refused", grant_type="password", username=username)
         raise _OAuthRefusal("invalid_grant", "The username or password is wrong")
+    failures.succeeded(username)
     issuer: TokenIssuer = request.app.state.token_issuer
     token = await issuer.issue(
         subject=user.subject, typ="user", roles=user.roles, name=user.name, town=user.town, village=user.village
@@ -208,6 +230,32 @@ async def list_users(
 ) -> Page[UserOut]:
     """Users ordered by username (district_admin)."""
     return await service.list_users(page, uow=uow)
+
+
+@admin_router.patch("/users/{username}", response_model=UserOut)
+async def update_user(
+    username: str, data: AccountUpdate, request: Request, uow: UnitOfWork = Depends(get_uow),
+    admin: Principal = Depends(require_roles(DISTRICT_ADMIN)),
+) -> UserOut:
+    """Deactivate (``{"active": false}``) or reactivate (``{"active": true}``) a staff user or a
+    donor (district_admin; ``username`` ignoring case). A deactivated user's sign-in gets
+    ``invalid_grant`` and its tokens 401 ``token_revoked`` at once, on every gateway replica within
+    ``revocation_refresh_seconds``; they stay refused after a reactivation. 404 ``not_found``;
+    409 ``cannot_deactivate_self``; 422 for any other body."""
+    revocations: Revocations = request.app.state.revocations
+    return await service.set_user_active(username, data.active, by=admin, revocations=revocations, uow=uow)
+
+
+@admin_router.patch("/clients/{client_id}", response_model=ClientOut)
+async def update_client(
+    client_id: str, data: AccountUpdate, request: Request, uow: UnitOfWork = Depends(get_uow),
+    admin: Principal = Depends(require_roles(DISTRICT_ADMIN)),
+) -> ClientOut:
+    """Deactivate or reactivate a system client (district_admin), as for users: a deactivated
+    client's token request gets ``invalid_client`` and its tokens 401 ``token_revoked``. 404
+    ``not_found``; 422 for any other body."""
+    revocations: Revocations = request.app.state.revocations
+    return await service.set_client_active(client_id, data.active, by=admin, revocations=revocations, uow=uow)
 
 
 @admin_router.post("/clients", status_code=201, response_model=ClientCreated)

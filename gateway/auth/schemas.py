@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, field_validator
 
 from gateway.auth.passwords import MIN_PASSWORD_LENGTH
 from shared.auth import ROLES, SCOPES
@@ -98,6 +98,8 @@ class UserOut(BaseModel):
     town: str | None
     village: str | None
     active: bool
+    # The last deactivation (kept after a reactivation: tokens issued before it stay refused).
+    deactivated_at: datetime | None = None
     created_at: datetime
 
 
@@ -129,7 +131,15 @@ class ClientOut(BaseModel):
     name: str
     scopes: list[str]
     active: bool
+    deactivated_at: datetime | None = None
     created_at: datetime
+
+
+class AccountUpdate(_Strict):
+    """``PATCH /api/v1/admin/users/{username}`` and ``…/clients/{client_id}``: ``{"active": false}``
+    deactivates the account, ``{"active": true}`` reactivates it (a JSON boolean, nothing else)."""
+
+    active: StrictBool
 
 
 class ClientCreated(ClientOut):

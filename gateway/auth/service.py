@@ -13,7 +13,9 @@ the user's tokens).
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import structlog
@@ -21,12 +23,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway.auth.passwords import generate_secret, hash_secret, verify_secret
+from gateway.auth.revocation import Revocations, wait_past
 from gateway.auth.schemas import ClientCreate, ClientCreated, ClientOut, DonorRegistration, UserCreate, UserOut
 from gateway.auth.users import check_assignment
 from gateway.models import Client, User
-from shared.auth import DONOR
+from shared.auth import DONOR, Principal
 from shared.db import UnitOfWork
-from shared.errors import Problem, validation_problem
+from shared.errors import Problem, not_found, validation_problem
 from shared.pagination import Page, PageParams, make_page
 
 log = structlog.get_logger("gateway.auth")
@@ -117,6 +120,62 @@ async def create_client(data: ClientCreate, *, uow: UnitOfWork) -> ClientCreated
     log.info("gateway.client.created", client_id=client_id, scopes=data.scopes)
     out = ClientOut.model_validate(client, from_attributes=True)
     return ClientCreated(**out.model_dump(), client_secret=secret)
+
+
+async def _set_active(
+    account: User | Client, active: bool, *, kind: str, key: dict[str, str], revocations: Revocations, uow: UnitOfWork,
+) -> None:
+    """Deactivate (the time noted at once in ``revocations``) or reactivate ``account``; a no-op
+    when it already is so. Logs ``gateway.<kind>.deactivated`` / ``.reactivated`` with ``key``."""
+    if account.active == active:
+        return
+    if active:
+        await wait_past(account.deactivated_at)  # the next sign-in's iat must be after it
+        account.active = True
+    else:
+        now = time.time()
+        account.active = False
+        account.deactivated_at = datetime.fromtimestamp(now, UTC)
+    await uow.commit()
+    if not active:
+        revocations.note(client=isinstance(account, Client), subject=_subject(account), at=now)
+    log.info(f"gateway.{kind}.{'reactivated' if active else 'deactivated'}", **key)
+
+
+def _subject(account: User | Client) -> str:
+    return account.client_id if isinstance(account, Client) else account.username
+
+
+async def set_user_active(
+    username: str, active: bool, *, by: Principal, revocations: Revocations, uow: UnitOfWork,
+) -> UserOut:
+    """Deactivate or reactivate a staff user or donor (``username`` ignoring case). 404
+    ``not_found``; 409 ``cannot_deactivate_self`` for the caller's own account. A deactivated user
+    gets no token and the ones it holds are refused (``token_revoked``); the log line carries the
+    user's id, never the name (a donor's username may be a phone number)."""
+    async with uow:
+        user = await uow.session.scalar(select(User).where(same_username(username)).with_for_update())
+        if user is None:
+            raise not_found("user")
+        if not active and not by.client and user.username == by.subject:
+            raise Problem(409, "cannot_deactivate_self", "You cannot deactivate your own account")
+        await _set_active(user, active, kind="user", key={"user_id": str(user.id), "by": by.subject},
+                          revocations=revocations, uow=uow)
+        return user_out(user)
+
+
+async def set_client_active(
+    client_id: str, active: bool, *, by: Principal, revocations: Revocations, uow: UnitOfWork,
+) -> ClientOut:
+    """Deactivate or reactivate a system client. 404 ``not_found``. A deactivated client gets no
+    token (``invalid_client``) and the ones it holds are refused (``token_revoked``)."""
+    async with uow:
+        client = await uow.session.scalar(select(Client).where(Client.client_id == client_id).with_for_update())
+        if client is None:
+            raise not_found("client")
+        await _set_active(client, active, kind="client", key={"client_id": client.client_id, "by": by.subject},
+                          revocations=revocations, uow=uow)
+        return ClientOut.model_validate(client, from_attributes=True)
 
 
 @dataclass(frozen=True)

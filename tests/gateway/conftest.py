@@ -252,6 +252,8 @@ def _settings(database_url: str, nats_url: str, port: int, upstreams: dict[str, 
         "chain_projection": False,
         # Cheap hashes keep the tests fast; the cost parameters play no part in what is tested.
         "password_hash_time_cost": 1, "password_hash_memory_kib": 1024,
+        # Replicas learn of another's deactivations quickly, so tests need not wait 5 s.
+        "revocation_refresh_seconds": 0.2,
     }
     values.update(overrides)
     return Settings(**values)
