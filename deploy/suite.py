@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import ctypes
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -95,6 +96,9 @@ class Suite:
         self.nats_url = config.nats_url
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.admin_password: str | None = None
+        # One HMAC key of the list cursors for every process of this start (shared.pagination):
+        # a cursor issued by one replica or process is accepted by the others.
+        self.cursor_secret = secrets.token_urlsafe(32)
 
     def database(self, name: str) -> str:
         assert self.server_url is not None
@@ -115,6 +119,7 @@ class Suite:
                 f"{prefix}HOST": self.config.host,
                 f"{prefix}PORT": str(self.config.ports[name]),
                 f"{prefix}LOG_LEVEL": self.config.log_level,
+                f"{prefix}CURSOR_SECRET": self.cursor_secret,
                 "PYTHONPATH": str(ROOT),
             }
         )

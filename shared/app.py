@@ -39,7 +39,7 @@ from shared.events.envelope import CloudEvent
 from shared.events.models import DeadLetter
 from shared.http import BodyGuardMiddleware, FastPathMiddleware, RequestContextMiddleware
 from shared.logging import configure_logging
-from shared.pagination import Page, PageParams, make_page, page_params
+from shared.pagination import Page, PageParams, configure_cursor_secret, make_page, page_params
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("shared.app")
@@ -241,6 +241,9 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     """Build the FastAPI app of one service from its spec (see module docstring)."""
     settings = spec.settings
     configure_logging(spec.name, settings.log_level)
+    configure_cursor_secret(settings.cursor_secret.get_secret_value() if settings.cursor_secret else None)
+    if settings.cursor_secret is None and settings.mode == "production":
+        log.warning("service.cursor_secret.unset", detail="cursors are valid only against this process")
     handlers = spec.handlers or EventHandlers()
 
     @handlers.on(YEAR_LOADED)

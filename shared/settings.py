@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Mode = Literal["production", "demo", "test"]
@@ -41,6 +42,9 @@ class ServiceSettings(BaseSettings):
     outbox_retention_hours: float = 24.0
     # JetStream replicas of the service's stream: 1 on one machine, 3 on the production cluster.
     stream_replicas: int = 1
+    # HMAC key of the list cursors (shared.pagination); every process of a suite needs the same one.
+    # Unset: a random key per process (cursors then work only against the process that issued them).
+    cursor_secret: SecretStr | None = None
 
 
 def service_config(name: str) -> SettingsConfigDict:

@@ -44,9 +44,9 @@ async def test_the_gateway_refuses_a_nul_before_routing_or_forwarding(gateway, m
 
 
 async def test_a_service_refuses_a_nul_in_a_csv_body() -> None:
-    from services.eligibility.app import create_app
+    from tests.shared.apps import service_app
 
-    app = create_app()
+    app = service_app("eligibility")
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
         response = await client.post("/api/v1/eligibility/departments/medical-expenses",
                                      content=b"reference,id_number\nR1\x00,x\n", headers={"content-type": "text/csv"})
