@@ -580,6 +580,49 @@ async def test_registered_applicant_known_from_eligibility_events(api, set_clock
     assert (await api.get("/api/v1/relief/dead-letters")).json()["items"] == []
 
 
+async def test_a_person_of_another_town_is_not_revealed_nor_a_non_local(api, set_clock, users) -> None:
+    """The tester's report: a caseworker of 南埔镇 (350505100) named a person registered in 界山镇
+    (350505101) and got 201 with the name, full ID number, person and household ids. Now: 422
+    ``unknown_person`` exactly as for an unknown ID number; as ``non_local`` 422
+    ``registered_person`` (R-TR-6); nothing stored. The district is told plainly."""
+    await set_clock("2020-10-13T10:00:00+08:00")
+    import random
+
+    id_number = make_id_number("350505", date(1950, 1, 1) + timedelta(days=random.randrange(15000)), random.randrange(500), "male")
+    registered = await api.post("/api/v1/eligibility/households", json={
+        "town": T_FLOW, "village": T_FLOW + "003", "address": "界山镇白石村", "members": [
+            {"id_number": id_number, "name": "郑某", "relation": "head"}]})
+    assert registered.status_code == 201, registered.text
+    as_registered = {"kind": "emergency", "town": T_TIER_FULL, "amount": "100.00", "cause": "accident", "reason": "x",
+                     "applicant": {"type": "registered", "id_number": id_number}}
+
+    async def projected() -> dict | None:  # the district (``api``) sees the person once relief has the event
+        response = await api.post("/api/v1/relief/cases", json=as_registered)
+        assert response.status_code == 422, response.text
+        return response.json() if response.json()["code"] == "applicant_other_town" else None
+
+    assert (await eventually(projected))["applicant_town"] == T_FLOW
+    before = await count_cases(api)
+    worker = await users.get(f"worker:{T_TIER_FULL}")
+    refused = await worker.post("/api/v1/relief/cases", json=as_registered)
+    unknown_id = make_id_number("350505", date(1949, 12, 31), 499, "male")  # before the range above: never registered
+    unknown = await worker.post("/api/v1/relief/cases", json={
+        **as_registered, "applicant": {"type": "registered", "id_number": unknown_id}})
+    assert (refused.status_code, refused.headers["content-type"], refused.json()["code"]) == (422, PROBLEM, "unknown_person")
+    same = ("type", "title", "status", "detail", "code")
+    assert {k: refused.json().get(k) for k in same} == {k: unknown.json().get(k) for k in same}
+    assert set(refused.json()) == set(unknown.json())
+    assert id_number not in refused.text and "郑某" not in refused.text
+    as_non_local = {**as_registered, "applicant": {"type": "non_local", "category": "migrant_worker", "name": "郑某",
+                                                    "id_number": id_number}}
+    for who in (worker, await users.get(f"worker:{T_FLOW}")):
+        body = {**as_non_local, "town": T_TIER_FULL if who is worker else T_FLOW}
+        response = await who.post("/api/v1/relief/cases", json=body)
+        assert (response.status_code, response.json()["code"]) == (422, "registered_person"), response.text
+        assert id_number not in response.text and "郑某" not in response.text
+    assert await count_cases(api) == before
+
+
 async def test_case_reads_are_audited_and_queryable_by_the_auditor(api, gateway_url, set_clock, users) -> None:
     """A caseworker's reads of a case (name, full ID number) and of the list (names) are in
     ``GET /relief/audit-log``: who, which case, through which client, the path and request id,

@@ -444,3 +444,128 @@ async def test_cases_of_a_year_are_those_accepted_in_it_in_shanghai_time(databas
         assert "cases.accepted_at >= :accepted_at_1 AND cases.accepted_at < :accepted_at_2" in sql
     finally:
         await db.engine.dispose()
+
+
+# -- where a registered person applies (R-TR-6, R-DB-7) ---------------------------------------------
+
+
+async def _register(db: ReliefDb, town: str, id_number: str, *, status: str = "active") -> tuple[str, str]:
+    household, person = f"hh-{uuid.uuid4().hex[:8]}", f"p-{uuid.uuid4().hex[:8]}"
+    async with db.uow() as uow:
+        from services.relief.registry.service import apply_household
+
+        await apply_household(uow.session, {"household_id": household, "town": town, "members": [
+            {"person_id": person, "name": "郑某", "id_number": id_number, "status": status}]},
+            datetime.fromisoformat("2020-07-01T09:00:00+08:00"))
+        await uow.commit()
+    return household, person
+
+
+async def _refused(db: ReliefDb, who, body: dict) -> Problem:
+    async with db.uow() as uow:
+        with pytest.raises(Problem) as err:
+            await cases.open_case(uow=uow, principal=who, data=CaseIn.model_validate(body))
+    return err.value
+
+
+async def _cases_of(db: ReliefDb, **where) -> list[ReliefCase]:
+    async with db.sessions() as session:
+        return list((await session.scalars(select(ReliefCase).filter_by(**where))).all())
+
+
+def _emergency(town: str, applicant: dict) -> dict:
+    return {"kind": "emergency", "town": town, "cause": "accident", "reason": "x", "applicant": applicant,
+            "amount": "100.00"}
+
+
+async def test_a_person_of_another_town_is_refused_to_a_town_user_like_an_unknown_one(relief_db: ReliefDb) -> None:
+    """The tester's case: a caseworker of 350505100 names a person registered in 350505101."""
+    relief_db.set("2020-07-06T09:00:00+08:00")
+    here, there = "350505100", "350505101"
+    id_number = make_id_number("350505", date(1970, 7, 7), 21, "male")
+    dead_id = make_id_number("350505", date(1940, 7, 7), 22, "male")
+    household, person = await _register(relief_db, there, id_number)
+    _, dead = await _register(relief_db, there, dead_id, status="deceased")
+    worker = principal(TOWN_CASEWORKER, here)
+    unknown = await _refused(relief_db, worker, _emergency(here, {
+        "type": "registered", "id_number": make_id_number("350505", date(1970, 7, 7), 23, "male")}))
+    assert (unknown.status, unknown.code) == (422, "unknown_person")
+    for applicant in ({"type": "registered", "id_number": id_number}, {"type": "registered", "person_id": person},
+                      {"type": "registered", "person_id": person, "id_number": dead_id},  # not id_number_mismatch
+                      {"type": "registered", "person_id": dead}):  # not applicant_deceased
+        refused = await _refused(relief_db, principal(TOWN_APPROVER, here), _emergency(here, applicant))
+        assert refused.to_dict() == unknown.to_dict(), applicant  # same status, code, title, detail: nothing told
+    # Expenditure-type relief too; nothing stored by any refusal.
+    refused = await _refused(relief_db, worker, {**_emergency(here, {"type": "registered", "id_number": id_number}),
+                                                 "kind": "expenditure", "cause": "medical_expense"})
+    assert refused.to_dict() == unknown.to_dict()
+    assert await _cases_of(relief_db, person_id=person) == [] and await _cases_of(relief_db, household_id=household) == []
+    # The person's own town opens the case, with the person's details.
+    async with relief_db.uow() as uow:
+        case = await cases.open_case(uow=uow, principal=principal(TOWN_CASEWORKER, there),
+                                     data=CaseIn.model_validate(_emergency(there, {"type": "registered", "id_number": id_number})))
+        await uow.commit()
+    assert (case.town, case.person_id, case.household_id, case.applicant_name) == (there, person, household, "郑某")
+
+
+async def test_a_registered_id_number_is_not_a_non_local_applicant(relief_db: ReliefDb) -> None:
+    """R-TR-6 is for persons without local registration: a registry ID number as ``non_local`` is
+    422 ``registered_person``, the same answer in the person's town and in any other."""
+    relief_db.set("2020-07-06T09:00:00+08:00")
+    here, there = "350505100", "350505101"
+    id_number = make_id_number("350505", date(1971, 7, 7), 31, "female")
+    moved_id = make_id_number("350505", date(1972, 7, 7), 32, "female")
+    await _register(relief_db, there, id_number)
+    await _register(relief_db, there, moved_id, status="moved_away")
+    answers = []
+    for who, town in ((principal(TOWN_CASEWORKER, here), here), (principal(TOWN_CASEWORKER, there), there),
+                      (ADMIN, here)):
+        refused = await _refused(relief_db, who, _emergency(town, {
+            "type": "non_local", "category": "migrant_worker", "name": "郑某", "id_number": id_number}))
+        assert (refused.status, refused.code) == (422, "registered_person")
+        answers.append(refused.to_dict())
+    assert answers[0] == answers[1] == answers[2]
+    assert await _cases_of(relief_db, id_number=id_number) == []
+    # Someone who left the district's registry is a non-local now (R-TR-6).
+    async with relief_db.uow() as uow:
+        case = await cases.open_case(uow=uow, principal=principal(TOWN_CASEWORKER, here), data=CaseIn.model_validate(
+            _emergency(here, {"type": "non_local", "category": "floating_population", "name": "郑某", "id_number": moved_id})))
+        await uow.commit()
+    assert (case.applicant_type, case.person_id, case.status) == ("non_local", None, "open")
+
+
+async def test_district_roles_open_cases_in_any_town_but_in_the_persons_own(relief_db: ReliefDb) -> None:
+    relief_db.set("2020-07-06T09:00:00+08:00")
+    here, there = "350505100", "350505101"
+    id_number = make_id_number("350505", date(1973, 7, 7), 41, "male")
+    household, person = await _register(relief_db, there, id_number)
+    for who in (ADMIN, DISTRICT):
+        refused = await _refused(relief_db, who, _emergency(here, {"type": "registered", "id_number": id_number}))
+        assert (refused.status, refused.code, refused.extensions) == (422, "applicant_other_town", {"applicant_town": there})
+    assert await _cases_of(relief_db, person_id=person) == []
+    async with relief_db.uow() as uow:
+        case = await cases.open_case(uow=uow, principal=DISTRICT, data=CaseIn.model_validate(
+            _emergency(there, {"type": "registered", "id_number": id_number})))
+        await uow.commit()
+    assert (case.town, case.person_id, case.household_id) == (there, person, household)
+
+
+async def test_a_suggested_case_is_accepted_for_a_person_of_its_own_town_only(relief_db: ReliefDb) -> None:
+    from services.relief.cases.schemas import AcceptIn
+
+    relief_db.set("2020-07-06T09:00:00+08:00")
+    here, there = "350505100", "350505101"
+    _, stranger = await _register(relief_db, there, make_id_number("350505", date(1974, 7, 7), 51, "male"))
+    async with relief_db.uow() as uow:
+        suggested = await cases.open_suggested_case(uow=uow, data={
+            "referral_id": f"r-{uuid.uuid4().hex[:8]}", "household_id": f"hh-{uuid.uuid4().hex[:8]}", "town": here,
+            "kind": "expenditure_relief", "reasons": ["expenditure_shock"], "suggested_amount": None})
+        await uow.commit()
+    body = AcceptIn.model_validate({"kind": "emergency", "applicant": {"type": "registered", "person_id": stranger},
+                                    "amount": "900.00", "cause": "acute_illness", "reason": "hospital"})
+    async with relief_db.uow() as uow:
+        with pytest.raises(Problem) as err:
+            await cases.accept_case(uow=uow, principal=principal(TOWN_CASEWORKER, here), case_id=suggested.id, data=body)
+    assert (err.value.status, err.value.code) == (422, "unknown_person")
+    [still] = await _cases_of(relief_db, id=suggested.id)
+    assert (still.status, still.person_id) == ("suggested", None)

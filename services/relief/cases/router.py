@@ -195,9 +195,11 @@ async def open_case(
 
     Body: :class:`CaseIn`. 201 with the case. 422 (nothing stored): ``invalid_amount`` (0,
     negative, sub-fen), ``over_case_cap`` (> 5,000 yuan), ``unknown_town``, ``format`` /
-    ``length`` / ``birth_date`` / ``checksum`` (resident ID number), ``unknown_person``,
-    ``applicant_incomplete``, ``non_local_emergency_only``, ``accepted_in_future``; 404 for
-    another town. ``Idempotency-Key`` honoured.
+    ``length`` / ``birth_date`` / ``checksum`` (resident ID number), ``unknown_person`` (also a
+    person registered in another town, to a town user: nothing revealed), ``applicant_other_town``
+    (the same, to district roles), ``registered_person`` (a ``non_local`` applicant whose ID number
+    is in the registry: use the registered form), ``applicant_incomplete``,
+    ``non_local_emergency_only``, ``accepted_in_future``; 404 for another town. ``Idempotency-Key`` honoured.
     """
     idem = Idempotency(idempotency_key, scope=f"{principal.subject}:POST:/api/v1/relief/cases",
                        payload=body.model_dump(mode="json"))

@@ -153,12 +153,38 @@ def _check_cap(amount: Decimal, policy: PolicySet) -> None:
         )
 
 
-async def _resolve_applicant(session: AsyncSession, applicant: Any) -> dict[str, Any]:
-    """Applicant columns of a case; a registered person must be in the registry projection."""
+def _unknown_person() -> Problem:
+    return Problem(422, "unknown_person", "No registered person with this person_id / id_number")
+
+
+async def _resolve_applicant(session: AsyncSession, principal: Principal, applicant: Any, *, town: str) -> dict[str, Any]:
+    """Applicant columns of a case of ``town``.
+
+    Where relief is applied for: R-TR-3/R-TR-4 have the case's town decide and pay from its own
+    reserve, a town user acts on its own town only (R-DB-7, 404 elsewhere), and R-TR-6 is the one
+    exception to "one's own town" — a person *without* local household registration (a non-local)
+    applies directly where the hardship is. No rule lets a town take the case of a person
+    registered (living: ``eligibility.person.moved`` keeps ``town`` current) in another town of the
+    district; that person applies in their own town. So a registered applicant must be of the case's
+    town. To a town user a person of another town is refused exactly as an unknown one (same status,
+    code and text, checked before deceased / moved-away), so the answer reveals neither the person's
+    details nor that the registry holds them; district roles see every town and are told plainly
+    (``applicant_other_town``). A non-local applicant whose ID number is in the registry is not a
+    non-local (R-TR-6): ``registered_person``, the same answer whatever the person's town.
+    Raises Problem 422 ``unknown_person``, ``applicant_other_town``, ``id_number_mismatch``,
+    ``applicant_deceased``, ``applicant_moved_away``, ``registered_person``.
+    """
     if applicant.type == "registered":
-        person = await registry.find_person(session, person_id=applicant.person_id, id_number=applicant.id_number)
+        person = await registry.find_person(session, person_id=applicant.person_id, id_number=applicant.id_number,
+                                            prefer_town=town)
         if person is None:
-            raise Problem(422, "unknown_person", "No registered person with this person_id / id_number")
+            raise _unknown_person()
+        if person.town != town:
+            if not principal.district_wide:
+                raise _unknown_person()
+            raise Problem(422, "applicant_other_town",
+                          "The person is registered in another town: open the case in the person's town",
+                          applicant_town=person.town)
         if applicant.id_number and person.id_number and applicant.id_number != person.id_number:
             raise Problem(422, "id_number_mismatch", "The ID number is not the registered person's")
         if person.deceased_on is not None or person.status == "deceased":
@@ -170,6 +196,10 @@ async def _resolve_applicant(session: AsyncSession, applicant: Any) -> dict[str,
             "applicant_type": "registered", "person_id": person.person_id, "household_id": person.household_id,
             "applicant_name": person.name, "id_number": person.id_number, "non_local_category": None,
         }
+    if applicant.type == "non_local" and await registry.id_number_registered(session, applicant.id_number):
+        raise Problem(422, "registered_person",
+                      "This ID number is in the district's registry: open the case as a registered applicant, "
+                      "in the town where the person lives (R-TR-6 is for persons without local registration)")
     return {
         "applicant_type": applicant.type, "person_id": None, "household_id": None,
         "applicant_name": applicant.name, "id_number": applicant.id_number,
@@ -187,7 +217,9 @@ async def open_case(*, uow: UnitOfWork, principal: Principal, data: Any) -> Reli
     referred to the rescue station (no SLA, no payment). An emergency case gets its SLA deadline
     (5 working days, provisional for a year with no official calendar) and its timers. Raises
     Problem 404 (another town), 422 ``accepted_in_future``, ``non_local_emergency_only``,
-    ``unknown_person``, ``id_number_mismatch``, ``applicant_deceased``, ``applicant_moved_away``, ``over_case_cap``,
+    ``unknown_person`` (also a person of another town, to a town user), ``applicant_other_town``
+    (district roles), ``registered_person`` (a non-local applicant in the registry),
+    ``id_number_mismatch``, ``applicant_deceased``, ``applicant_moved_away``, ``over_case_cap``,
     ``no_parameters_in_force``. Emits ``relief.case.opened`` (or ``relief.case.referred``).
     """
     principal.ensure_town(data.town, "town")
@@ -200,7 +232,7 @@ async def open_case(*, uow: UnitOfWork, principal: Principal, data: Any) -> Reli
     status = rules.initial_status(data.applicant.type)
     if data.amount is not None and status != "referred":
         _check_cap(data.amount, policy)
-    applicant = await _resolve_applicant(uow.session, data.applicant)
+    applicant = await _resolve_applicant(uow.session, principal, data.applicant, town=data.town)
     now = uow.now()
     case = ReliefCase(
         id=uuid.uuid4(), kind=data.kind, status=status, town=data.town, village=data.village, **applicant,
@@ -269,7 +301,7 @@ async def accept_case(*, uow: UnitOfWork, principal: Principal, case_id: uuid.UU
         raise Problem(422, "person_not_in_household", "The applicant of a referred case is a member of that household")
     policy = await policy_on(uow.session, local_date(accepted_at))
     _check_cap(data.amount, policy)
-    applicant = await _resolve_applicant(uow.session, data.applicant)
+    applicant = await _resolve_applicant(uow.session, principal, data.applicant, town=case.town)
     if applicant["household_id"] != case.household_id:
         raise Problem(422, "person_not_in_household", "The applicant is not a member of the referred household")
     for key, value in applicant.items():

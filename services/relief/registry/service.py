@@ -121,13 +121,29 @@ async def apply_moved(session: AsyncSession, data: dict[str, Any]) -> None:
     )
 
 
-async def find_person(session: AsyncSession, *, person_id: str | None, id_number: str | None) -> RegisteredPerson | None:
-    """A registered person by id, else by resident ID number (18 characters, normalised)."""
+async def find_person(
+    session: AsyncSession, *, person_id: str | None, id_number: str | None, prefer_town: str | None = None
+) -> RegisteredPerson | None:
+    """A registered person by id, else by resident ID number (18 characters, normalised); should
+    an ID number be on several rows (a stale projection), the row of ``prefer_town`` first."""
     if person_id is not None:
         return await session.get(RegisteredPerson, person_id)
     if id_number is not None:
-        return await session.scalar(select(RegisteredPerson).where(RegisteredPerson.id_number == id_number).limit(1))
+        query = select(RegisteredPerson).where(RegisteredPerson.id_number == id_number)
+        if prefer_town is not None:
+            query = query.order_by((RegisteredPerson.town == prefer_town).desc(), RegisteredPerson.person_id)
+        return await session.scalar(query.limit(1))
     return None
+
+
+async def id_number_registered(session: AsyncSession, id_number: str) -> bool:
+    """Whether a person of the district's registry holds this ID number — anyone but those who
+    left the district (``moved_away``: they apply as non-locals, R-TR-6)."""
+    query = select(RegisteredPerson.person_id).where(
+        RegisteredPerson.id_number == id_number,
+        RegisteredPerson.status.is_distinct_from("moved_away"),
+    ).limit(1)
+    return await session.scalar(query) is not None
 
 
 async def get_household(session: AsyncSession, household_id: str) -> RegisteredHousehold | None:
