@@ -2,7 +2,7 @@
 
 Only plumbing lives here (no policy): role groups for ``require_roles``, region-code field types
 whose errors carry a stable problem code, the local date from the injected clock, and the town
-filter a list applies for the caller.
+(and, for a village officer, village) scope a list or a record read applies for the caller.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic_core import PydanticCustomError
+from sqlalchemy import ColumnElement
 
 from shared.auth import (
     AUDITOR,
@@ -28,7 +29,7 @@ from shared.auth import (
 )
 from shared.clock import local_today
 from shared.db import UnitOfWork
-from shared.errors import Problem
+from shared.errors import Problem, not_found
 from shared.regions import is_town, is_village, town_of_village
 
 # Who may read care records (a town-scoped role only its own town's).
@@ -116,6 +117,45 @@ def town_filter(principal: Principal, town: str | None) -> str | None:
     if town is not None and town != principal.town:
         raise Problem(404, "not_found", "town not found")
     return principal.town
+
+
+def village_scoped(principal: Principal) -> bool:
+    """A village officer with no town-wide reading role sees its own village only (as in
+    eligibility's ``access.village_scoped``)."""
+    return (
+        principal.has_role(VILLAGE_OFFICER)
+        and not principal.district_wide
+        and not principal.has_role(*(r for r in READ_ROLES if r != VILLAGE_OFFICER))
+    )
+
+
+def can_see(principal: Principal, town: str, village: str | None) -> bool:
+    """Town scope (R-DB-7) and, for a village officer, village scope."""
+    if not principal.can_see_town(town):
+        return False
+    return not village_scoped(principal) or (principal.village is not None and principal.village == village)
+
+
+def ensure_visible(principal: Principal, town: str, village: str | None, what: str = "record") -> None:
+    """404 (not 403) for a record of another town (R-DB-7) — or, for a village officer, of another
+    village — so that its existence is not revealed."""
+    if not can_see(principal, town, village):
+        raise not_found(what)
+
+
+def scope_clauses(
+    principal: Principal, town: str | None, town_col: ColumnElement, village_col: ColumnElement
+) -> list[ColumnElement]:
+    """WHERE clauses limiting a list to what the caller may see: the town of :func:`town_filter`
+    (403/404 as there) and, for a village officer, its own village (``village_col`` = the list's
+    village column; an officer whose token has no village sees nothing)."""
+    clauses: list[ColumnElement] = []
+    scoped = town_filter(principal, town)
+    if scoped is not None:
+        clauses.append(town_col == scoped)
+    if village_scoped(principal):
+        clauses.append(village_col == (principal.village or "-"))
+    return clauses
 
 
 def parse_uuid(value: str, what: str) -> uuid.UUID:

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 
 from fastapi import Request
-from sqlalchemy import ColumnElement, false
+from sqlalchemy import ColumnElement, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.auth import (
@@ -68,6 +68,19 @@ def scope_clauses(principal: Principal, town: ColumnElement, village: ColumnElem
     clauses = [town == (principal.town or "-")]
     if village_scoped(principal):
         clauses.append(village == (principal.village or "-") if village is not None else false())
+    return clauses
+
+
+def household_scope_clauses(principal: Principal, town: ColumnElement, household_id: ColumnElement) -> list[ColumnElement]:
+    """Like :func:`scope_clauses` for a list with no village column but a household (referrals,
+    …): its town, and for a village officer the rows of its own village's households."""
+    from services.eligibility.registry.models import Household
+
+    if principal.district_wide:
+        return []
+    clauses = [town == (principal.town or "-")]
+    if village_scoped(principal):
+        clauses.append(household_id.in_(select(Household.id).where(*scope_clauses(principal, Household.town, Household.village))))
     return clauses
 
 

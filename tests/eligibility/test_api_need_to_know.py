@@ -147,3 +147,42 @@ async def test_figures_of_assessments_are_not_for_the_reduced_roles(staff, two_v
     assert (await clients["caseworker_a"].post(f"{E}/households/{own}/dibao:evaluate", json={})).status_code == 200
     benefits = (await staff["officer"].get(f"{E}/benefits", params={"limit": 500})).json()["items"]
     assert {b["village"] for b in benefits} <= {VILLAGE_A}
+
+
+async def _every(client: httpx.AsyncClient, path: str, **params: str) -> list[dict]:
+    items, cursor = [], None
+    while True:
+        page = (await client.get(f"{E}{path}", params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {}))).json()
+        items += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return items
+
+
+async def test_referrals_and_rechecks_are_limited_to_a_village_officers_village(api, clients, staff, set_clock, events) -> None:
+    await set_clock("2020-06-15T09:00:00+08:00")
+    ids = {}
+    for key, village in (("own", VILLAGE_A), ("other", OTHER_VILLAGE)):
+        # ex-poor, 6000 yuan a head a year < 1080 a month x 12: low income, a referral to assess (R-RM-5)
+        body = household(village=village, members=[member(), member("spouse", sex="female")], ex_poor=True,
+                         incomes=[{"source": "wages", "amount": "12000.00"}])
+        response = await clients["caseworker_a"].post(f"{E}/households", json=body)
+        assert response.status_code == 201, response.text
+        ids[key] = response.json()["household_id"]
+        await events.wait_for(events.of("eligibility.referral.created", household_id=ids[key], kind="assessment"))
+        granted = await api.post(f"{E}/households/{ids[key]}/roster-entries", json={"category": "dibao", "approved_on": "2020-06-10"})
+        assert granted.status_code == 201, granted.text
+    seen = {r["household_id"] for r in await _every(staff["officer"], "/referrals")}
+    assert ids["own"] in seen and ids["other"] not in seen
+    assert (await staff["officer"].get(f"{E}/referrals", params={"household_id": ids["other"]})).json()["items"] == []
+    # the town's caseworker and care worker still see both villages' referrals
+    for client in (clients["caseworker_a"], staff["care"]):
+        town = {r["household_id"] for r in await _every(client, "/referrals")}
+        assert {ids["own"], ids["other"]} <= town
+    # re-checks: a stable household 12 months after its assessment (R-DB-9)
+    due = {r["household_id"]: r["due_on"] for r in await _every(staff["officer"], "/rechecks", due_by="2021-06-10")}
+    assert due.get(ids["own"]) == "2021-06-10" and ids["other"] not in due
+    town_due = {r["household_id"] for r in await _every(clients["caseworker_a"], "/rechecks", due_by="2021-06-10")}
+    assert {ids["own"], ids["other"]} <= town_due
+    # a village officer's assessments of another village's household: 404 (as another town's)
+    assert (await staff["officer"].get(f"{E}/households/{ids['other']}/risk-assessments")).status_code == 404
+    assert (await staff["officer"].get(f"{E}/households/{ids['own']}/risk-assessments")).status_code == 200

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 from sqlalchemy import select, tuple_
 
-from services.care.common import ID_NUMBER_ROLES, READ_ROLES, WRITE_ROLES, cursor_key, parse_uuid, today, town_filter
+from services.care.common import ID_NUMBER_ROLES, READ_ROLES, WRITE_ROLES, cursor_key, parse_uuid, scope_clauses, today, town_filter
 from services.care.leftbehind.models import LeftBehindEntry
 from services.care.leftbehind.schemas import ChangeOut, CriteriaOut, CriteriaQuery, EntryIn, EntryOut, EntryPatch, LeaveIn
 from services.care.leftbehind.service import change, enter, evaluate, export_rows, history_of, leave, visible_entry
@@ -102,12 +102,11 @@ async def list_entries(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[EntryOut]:
-    """Registry entries by entry date (without history; a town sees its own)."""
+    """Registry entries by entry date (without history; a town sees its own, a village officer
+    its village's)."""
     async with uow:
         query = select(LeftBehindEntry).order_by(LeftBehindEntry.entered_on, LeftBehindEntry.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(LeftBehindEntry.town == scoped)
+        query = query.where(*scope_clauses(principal, town, LeftBehindEntry.town, LeftBehindEntry.village))
         if category is not None:
             query = query.where(LeftBehindEntry.category == category)
         if status is not None:

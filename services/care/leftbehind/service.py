@@ -12,7 +12,7 @@ import structlog
 from pydantic import ValidationError
 from sqlalchemy import select
 
-from services.care.common import ensure_not_future, today
+from services.care.common import ensure_not_future, ensure_visible, today
 from services.care.leftbehind import rules
 from services.care.leftbehind.models import LeftBehindChange, LeftBehindEntry
 from services.care.leftbehind.schemas import FACTS_BY_CATEGORY
@@ -97,7 +97,7 @@ async def visible_entry(uow: UnitOfWork, principal: Principal, entry_id: uuid.UU
     entry = await uow.session.get(LeftBehindEntry, entry_id, with_for_update=for_update)
     if entry is None:
         raise not_found("left-behind entry")
-    principal.ensure_town(entry.town, "left-behind entry")
+    ensure_visible(principal, entry.town, entry.village, "left-behind entry")
     return entry
 
 

@@ -9,7 +9,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from services.care.common import AUDIT_ROLES, ID_NUMBER_ROLES, READ_ROLES, WRITE_ROLES, Out, cursor_key, parse_uuid, town_filter
+from services.care.common import AUDIT_ROLES, ID_NUMBER_ROLES, READ_ROLES, WRITE_ROLES, Out, cursor_key, parse_uuid, scope_clauses
 from services.care.persons.models import AuditEntry, Person
 from services.care.persons.schemas import PersonIn, PersonOut, PersonPatch, PersonSummary, Willingness
 from services.care.persons.service import audit, record_willingness, register_person, update_person, visible_person
@@ -55,12 +55,11 @@ async def list_persons(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[PersonSummary]:
-    """Persons under care (ID numbers masked; the read is audited), by id."""
+    """Persons under care (ID numbers masked; the read is audited), by id; town staff see their
+    town, a village officer its village."""
     async with uow:
         query = select(Person).order_by(Person.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Person.town == scoped)
+        query = query.where(*scope_clauses(principal, town, Person.town, Person.village))
         if tekun is not None:
             query = query.where(Person.tekun.is_(tekun))
         if level == "unassessed":
@@ -83,7 +82,8 @@ async def get_person(
     person_id: str, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READ_ROLES))
 ) -> PersonOut:
     """One person's record (audited read); the ID number in full for district staff, town
-    approvers and caseworkers, masked for other roles. 404 unknown or another town's."""
+    approvers and caseworkers, masked for other roles. 404 unknown, another town's, or (village
+    officer) another village's."""
     async with uow:
         person = await visible_person(uow, principal, parse_uuid(person_id, "person"))
         out = PersonOut.model_validate(person)

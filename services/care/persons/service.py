@@ -9,7 +9,7 @@ from typing import Any
 import structlog
 from sqlalchemy import select
 
-from services.care.common import check_village_in_town, ensure_not_future, today
+from services.care.common import check_village_in_town, ensure_not_future, ensure_visible, today
 from services.care.persons.models import AuditEntry, Person
 from services.care.persons.schemas import PersonIn, PersonPatch
 from shared.auth import Principal
@@ -55,9 +55,10 @@ async def load_person(uow: UnitOfWork, person_id: uuid.UUID, *, for_update: bool
 async def visible_person(
     uow: UnitOfWork, principal: Principal, person_id: uuid.UUID, *, for_update: bool = False
 ) -> Person:
-    """The person if ``principal`` may see it (own town for town staff), else 404 (R-DB-7)."""
+    """The person if ``principal`` may see it (own town for town staff, own village for a village
+    officer), else 404 (R-DB-7)."""
     person = await load_person(uow, person_id, for_update=for_update)
-    principal.ensure_town(person.town, "person")
+    ensure_visible(principal, person.town, person.village, "person")
     return person
 
 

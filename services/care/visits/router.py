@@ -16,9 +16,11 @@ from services.care.common import (
     WRITE_ROLES,
     cursor_key,
     parse_uuid,
+    scope_clauses,
     today,
     town_filter,
 )
+from services.care.persons.models import Person
 from services.care.persons.service import audit
 from services.care.visits import rules
 from services.care.visits.models import Referral, VisitPlan, Volunteer
@@ -157,12 +159,12 @@ async def get_plans(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[PlanOut]:
-    """Visit plans by due date (a town sees its own)."""
+    """Visit plans by due date (a town sees its own, a village officer its village's)."""
     async with uow:
         on = today(uow)
         rows = await list_plans(
-            uow, town=town_filter(principal, town), volunteer_id=volunteer_id, person_id=person_id, overdue=overdue,
-            on=on, limit=page.limit, after=cursor_key(page.after, date.fromisoformat, uuid.UUID),
+            uow, scope=scope_clauses(principal, town, VisitPlan.town, VisitPlan.village), volunteer_id=volunteer_id,
+            person_id=person_id, overdue=overdue, on=on, limit=page.limit, after=cursor_key(page.after, date.fromisoformat, uuid.UUID),
         )
         items = [_plan_out(p, on) for p in rows]
     return make_page(items, page.limit, key=lambda p: [p.next_due.isoformat(), str(p.id)])
@@ -303,12 +305,13 @@ async def get_referrals(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[ReferralOut]:
-    """Referrals made by visits, oldest first."""
+    """Referrals made by visits, oldest first (a town sees its own, a village officer its
+    village's persons')."""
     async with uow:
         query = select(Referral).order_by(Referral.created_at, Referral.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Referral.town == scoped)
+        # Referrals carry no village: the person's (evaluated only for a village officer).
+        village = select(Person.village).where(Person.id == Referral.person_id).scalar_subquery()
+        query = query.where(*scope_clauses(principal, town, Referral.town, village))
         if to is not None:
             query = query.where(Referral.to == to)
         key = cursor_key(page.after, datetime.fromisoformat, uuid.UUID)

@@ -9,10 +9,10 @@ from datetime import date, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, text, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_, update
 
 from services.care import events
-from services.care.common import READ_ROLES, WRITE_ROLES, ensure_not_future, today
+from services.care.common import READ_ROLES, WRITE_ROLES, can_see, ensure_not_future, today
 from services.care.parameters.catalogue import visit_interval_key
 from services.care.parameters.service import parameters_on
 from services.care.persons.models import Person
@@ -106,8 +106,8 @@ async def create_plan(
 
 
 async def visible_plan(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUID, *, for_update: bool = False) -> VisitPlan:
-    """The plan if ``principal`` may see it: staff of its town, or its paired visitor (volunteer or
-    care worker); otherwise 404."""
+    """The plan if ``principal`` may see it: staff of its town (a village officer: of its
+    village), or its paired visitor (volunteer or care worker); otherwise 404."""
     plan = await uow.session.get(VisitPlan, plan_id, with_for_update=for_update)
     if plan is None:
         raise not_found("visit plan")
@@ -115,7 +115,7 @@ async def visible_plan(uow: UnitOfWork, principal: Principal, plan_id: uuid.UUID
         return plan
     if await is_paired_visitor(uow, principal, plan):
         return plan
-    if principal.has_role(*READ_ROLES) and principal.town == plan.town:
+    if principal.has_role(*READ_ROLES) and can_see(principal, plan.town, plan.village):
         return plan
     raise not_found("visit plan")
 
@@ -165,12 +165,11 @@ async def end_plans_of(uow: UnitOfWork, person_id: uuid.UUID, on: date, reason: 
 
 
 async def list_plans(
-    uow: UnitOfWork, *, town: str | None, volunteer_id: uuid.UUID | None, person_id: uuid.UUID | None,
+    uow: UnitOfWork, *, scope: list[ColumnElement], volunteer_id: uuid.UUID | None, person_id: uuid.UUID | None,
     overdue: bool | None, on: date, limit: int, after: tuple[Any, ...] | None,
 ) -> list[VisitPlan]:
-    query = select(VisitPlan).order_by(VisitPlan.next_due, VisitPlan.id).limit(limit + 1)
-    if town is not None:
-        query = query.where(VisitPlan.town == town)
+    """Plans by due date within ``scope`` (the caller's clauses from ``common.scope_clauses``)."""
+    query = select(VisitPlan).order_by(VisitPlan.next_due, VisitPlan.id).limit(limit + 1).where(*scope)
     if volunteer_id is not None:
         query = query.where(VisitPlan.volunteer_id == volunteer_id)
     if person_id is not None:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import select, text, tuple_
 
-from services.eligibility.access import APPROVERS, FULL_VIEW, READERS, audit_reads, scope_clauses
+from services.eligibility.access import APPROVERS, FULL_VIEW, READERS, audit_reads, scope_clauses, village_scoped
 from services.eligibility.decisions import rules, service
 from services.eligibility.decisions.models import Benefit, Decision
 from services.eligibility.decisions.schemas import (
@@ -361,6 +361,7 @@ _RECHECKS = text(
                    THEN CAST(:irregular AS integer) ELSE CAST(:stable AS integer) END AS months) m
         WHERE b.status = 'active' AND b.category IN ('dibao', 'dibao_single_person')
           AND (CAST(:town AS text) IS NULL OR b.town = CAST(:town AS text))
+          AND (CAST(:village AS text) IS NULL OR h.village = CAST(:village AS text))
     ) due
     WHERE due.due_on <= :due_by AND (due.due_on, due.id) > (CAST(:after_due AS date), CAST(:after_id AS uuid))
     ORDER BY due.due_on, due.id
@@ -380,7 +381,8 @@ async def due_rechecks(
     """Covered households due for their periodic re-check by ``due_by`` (R-DB-9): a stable
     household every ``recheck_months_stable`` (12) months from its last assessment, one with
     irregular income or a member able to work every ``recheck_months_irregular`` (6). Earliest
-    first; a town user sees its own town. Re-check with ``POST /households/{id}/reassessments``."""
+    first; a town user sees its own town, a village officer its village. Re-check with
+    ``POST /households/{id}/reassessments``."""
     async with uow:
         due = due_by or local_date(uow.now())
         params = await parameters_on(uow.session, due)
@@ -389,7 +391,8 @@ async def due_rechecks(
         after = page.after or ["0001-01-01", "00000000-0000-0000-0000-000000000000"]
         rows = (await uow.session.execute(_RECHECKS, {
             "irregular": params.integer("recheck_months_irregular"), "stable": params.integer("recheck_months_stable"),
-            "town": town, "due_by": due, "after_due": date.fromisoformat(str(after[0])), "after_id": str(after[1]),
+            "town": town, "village": (principal.village or "-") if village_scoped(principal) else None,
+            "due_by": due, "after_due": date.fromisoformat(str(after[0])), "after_id": str(after[1]),
             "limit": page.limit + 1,
         })).all()
         items = [RecheckOut(benefit_id=r.id, household_id=r.household_id, town=r.town, category=r.category,

@@ -8,7 +8,7 @@ from datetime import datetime
 from fastapi import APIRouter, Depends, Query, status
 from sqlalchemy import select, tuple_
 
-from services.eligibility.access import READERS, WRITERS
+from services.eligibility.access import READERS, WRITERS, household_scope_clauses
 from services.eligibility.monitoring.models import Referral, RiskAssessment
 from services.eligibility.monitoring.schemas import CloseReferralIn, ReferralOut, RiskAssessmentOut
 from services.eligibility.monitoring.service import evaluate_household
@@ -65,11 +65,11 @@ async def list_referrals(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),
 ) -> Page[ReferralOut]:
-    """Referrals (caseworker tasks of R-RM-5), oldest first; a town user sees its own town."""
+    """Referrals (caseworker tasks of R-RM-5), oldest first; a town user sees its own town, a
+    village officer its own village's households'."""
     async with uow:
         query = select(Referral).order_by(Referral.created_at, Referral.id).limit(page.limit + 1)
-        if not principal.district_wide:
-            query = query.where(Referral.town == (principal.town or "-"))
+        query = query.where(*household_scope_clauses(principal, Referral.town, Referral.household_id))
         if status_:
             query = query.where(Referral.status == status_)
         if kind:
