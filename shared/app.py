@@ -28,6 +28,7 @@ from pydantic import AwareDatetime, BaseModel, BeforeValidator, StrictBool, Stri
 from pydantic_core import PydanticCustomError
 from sqlalchemy import func, select, text
 from starlette.middleware import Middleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.auth import DISTRICT_ADMIN, AUDITOR, Principal, TokenVerifier, require_roles
 from shared.calendar_store import YEAR_LOADED, CalendarYear, store_year
@@ -128,6 +129,49 @@ async def _follow_shared_clock(app: FastAPI, interval: float = 2.0) -> None:
         while True:
             await asyncio.sleep(interval)
             await _adopt_shared_clock(app, client)
+
+
+class KeepConnectionOnError:
+    """Outermost ASGI wrapper: after an unhandled exception whose 500 has already been sent, end
+    the request normally instead of re-raising.
+
+    Starlette's ServerErrorMiddleware sends the 500 (shared.errors' handler, which logs the
+    exception with its traceback) and then re-raises; uvicorn would log it a second time and close
+    the keep-alive connection, and the gateway's pool could send the next request on that dead
+    connection (502). If nothing was sent yet the exception propagates as before.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            if not started:
+                raise
+            # Already logged once, with its traceback, by shared.errors' 500 handler.
+
+
+def _keep_connection_on_error(app: FastAPI) -> None:
+    """Put :class:`KeepConnectionOnError` outside ServerErrorMiddleware (built lazily by Starlette)."""
+    build = app.build_middleware_stack
+
+    def build_wrapped() -> ASGIApp:
+        return KeepConnectionOnError(build())
+
+    app.build_middleware_stack = build_wrapped  # type: ignore[method-assign]
 
 
 def _text_instant(value: Any) -> Any:
@@ -325,6 +369,7 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
     registry = CollectorRegistry()
     app.state.metrics_registry = registry
     install_problem_handlers(app)
+    _keep_connection_on_error(app)
     # A router may give the body guard's refusals on its paths its own shape (``guard_answers``:
     # path -> function of the Problem, see BodyGuardMiddleware), as the OAuth token endpoint does.
     guard_answers: dict[str, Any] = {}

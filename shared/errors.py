@@ -167,6 +167,9 @@ def install_problem_handlers(app: FastAPI) -> None:
             exc.status_code, "http_error"
         )
         detail = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "Error")
+        if exc.status_code == 400 and isinstance(exc.__cause__, RecursionError):
+            # FastAPI's answer to JSON nested deeper than Python's stack: malformed JSON like any other.
+            code, detail = "malformed_json", "The body is not valid JSON"
         return problem_response(
             Problem(exc.status_code, code, detail, headers=getattr(exc, "headers", None)), request
         )

@@ -290,8 +290,10 @@ class RequestContextMiddleware:
                 message["headers"] = [*message.get("headers", ()), id_header]
             await send(message)
 
+        failed = True
         try:
             await self.app(scope, receive, send_wrapper)
+            failed = False
         finally:
             elapsed = time.perf_counter() - started
             method = scope["method"]
@@ -309,7 +311,12 @@ class RequestContextMiddleware:
                     "http.request.completed", method=method, route=route, status=status,
                     duration_ms=round(elapsed * 1000, 1),
                 )
-            unbind_contextvars("request_id", "correlation_id", "principal")
+            # After an unhandled exception the ids stay bound, so that the 500 handler outside
+            # this middleware (Starlette's ServerErrorMiddleware) logs the error with them; the
+            # binding lives in this request's own task context (the server runs each request in
+            # a task of its own), so it reaches no other request.
+            if not failed:
+                unbind_contextvars("request_id", "correlation_id", "principal")
 
 
 _QUIET_ROUTES = frozenset({"/healthz", "/readyz", "/metrics"})

@@ -62,6 +62,7 @@ async def test_valid_body_and_non_bmp_name_pass(client) -> None:
         (rb'{"name": "\ud800"}', 400, "invalid_unicode"),
         (b"\xff\xfe not json", 400, "malformed_json"),
         (b'{"name": ', 400, "malformed_json"),
+        (b'{"name": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400, "malformed_json"),  # deeper than Python's stack
         (b'{"nom": "x"}', 422, "missing"),
         (b'{"name": 5}', 422, "string_type"),
     ],

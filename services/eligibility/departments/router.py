@@ -53,7 +53,11 @@ Applier = Callable[[UnitOfWork, Actor, Any], Awaitable[RowReport]]
 
 
 async def _rows(request: Request) -> tuple[list[dict[str, Any]], Any]:
-    """The batch's rows from a JSON or CSV body (and the payload for the idempotency hash)."""
+    """The batch's rows from a JSON or CSV body (and the payload for the idempotency hash).
+
+    Problems: 400 ``malformed_body`` / ``malformed_json`` / ``malformed_csv`` for a body that cannot
+    be parsed (e.g. JSON nested too deep, a CSV field over 131,072 characters), 415, 422
+    ``empty_batch``, 413 ``batch_too_large``."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     raw = await request.body()
     try:
@@ -62,12 +66,15 @@ async def _rows(request: Request) -> tuple[list[dict[str, Any]], Any]:
         raise Problem(400, "malformed_body", "the body is not UTF-8") from None
     if content_type in ("text/csv", "application/csv"):
         reader = csv.DictReader(io.StringIO(text))
-        rows = [{k.strip(): (v.strip() if isinstance(v, str) and v.strip() != "" else None) for k, v in r.items() if k} for r in reader]
+        try:
+            rows = [{k.strip(): (v.strip() if isinstance(v, str) and v.strip() != "" else None) for k, v in r.items() if k} for r in reader]
+        except csv.Error:  # e.g. a field over the csv module's 131,072-character limit
+            raise Problem(400, "malformed_csv", "The body is not readable CSV") from None
         payload: Any = text
     elif content_type.endswith("json") or not content_type:
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise Problem(400, "malformed_json", "The body is not valid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("rows"), list) or set(body) - {"rows"}:
             raise Problem(422, "validation_failed", 'the body is {"rows": [...]}')

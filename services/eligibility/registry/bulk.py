@@ -271,7 +271,8 @@ async def bulk_households(request: Request, uow: UnitOfWork = Depends(get_uow), 
     (≤ 5,000) or CSV (one line per member, see the module notes). Answers a per-row report:
     ``registered`` with the household_id, or ``rejected`` with its errors (the codes of
     ``POST /households``, plus ``duplicate_in_batch``); nothing of a rejected household is
-    stored. ``Idempotency-Key`` replays the first report."""
+    stored. ``Idempotency-Key`` replays the first report. A body that cannot be parsed is 400
+    (``malformed_body`` not UTF-8, ``malformed_json``, ``malformed_csv``) and nothing is stored."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     try:
         text = (await request.body()).decode("utf-8-sig")
@@ -279,13 +280,17 @@ async def bulk_households(request: Request, uow: UnitOfWork = Depends(get_uow), 
         raise Problem(400, "malformed_body", "the body is not UTF-8") from None
     candidates: list[tuple[int, str | None, dict[str, Any] | None, list[dict[str, Any]]]] = []
     if content_type in ("text/csv", "application/csv"):
-        for lines, ref, household, errors in households_from_csv(text):
+        try:
+            grouped = households_from_csv(text)
+        except csv.Error:  # e.g. a field over the csv module's 131,072-character limit
+            raise Problem(400, "malformed_csv", "The body is not readable CSV") from None
+        for lines, ref, household, errors in grouped:
             candidates.append((lines[0], ref, household, errors))
         payload: Any = text
     else:
         try:
             body = json.loads(text)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than Python's stack
             raise Problem(400, "malformed_json", "The body is not valid JSON") from None
         if not isinstance(body, dict) or not isinstance(body.get("households"), list) or set(body) - {"households"}:
             raise Problem(422, "validation_failed", 'the body is {"households": [...]}')

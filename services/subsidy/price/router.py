@@ -105,6 +105,8 @@ async def receive_cpi_figures(
         raise RequestValidationError(exc.errors()) from None
     except UnicodeDecodeError:
         raise Problem(400, "malformed_csv", "The CSV is not UTF-8") from None
+    except csv.Error:  # e.g. a field over the csv module's 131,072-character limit
+        raise Problem(400, "malformed_csv", "The CSV is not readable") from None
     idem = Idempotency(idempotency_key, scope=f"{principal.subject}:POST:/api/v1/subsidy/cpi-figures", payload=payload)
     async with uow:
         replayed = await idem.replay(uow.session)

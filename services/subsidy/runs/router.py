@@ -262,6 +262,8 @@ async def receive_bank_return(
         raise RequestValidationError(exc.errors()) from None
     except UnicodeDecodeError:
         raise Problem(400, "malformed_csv", "The CSV is not UTF-8") from None
+    except csv.Error:  # e.g. a field over the csv module's 131,072-character limit
+        raise Problem(400, "malformed_csv", "The CSV is not readable") from None
     payload = body.model_dump(mode="json")
     idem = Idempotency(idempotency_key, scope=f"{principal.subject}:POST:/api/v1/subsidy/bank-returns", payload=payload)
     rows = [service.ReturnRow(i, r.reference.strip(), r.status, r.reason) for i, r in enumerate(body.rows)]
