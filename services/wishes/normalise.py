@@ -11,7 +11,8 @@ original text (so findings still point into what the officer typed):
   numerals 〇零一二三四五六七八九 and 壹贰叁肆伍陆柒捌玖 (貳參陸 too) → ASCII digits, invisible
   format characters (Unicode category Cf) dropped;
 - :func:`compact`: :func:`folded` with every run of separators (whitespace, dashes, dots, ``·``,
-  ``_``) that sits *between two digits* removed: ``138 1234 5678`` → ``13812345678``.
+  ``_``, ``、，/~()|``) that sits *between two digits* removed: ``138 1234 5678`` → ``13812345678``.
+Any script's decimal digits (Arabic-Indic ١٣٨…) count as digits, and 幺 as 1.
 
 Ordinary text keeps its meaning: 书包2个 → 书包2个, 三年级 → 3年级, 价格120元 → 价格120元; such short
 numbers never reach the 11 digits of a phone or the 15/18 of an ID number.
@@ -22,8 +23,11 @@ from __future__ import annotations
 import unicodedata
 
 _NUMERALS = {**dict.fromkeys("〇零", "0"), **dict(zip("一二三四五六七八九", "123456789", strict=True)),
-             **dict(zip("壹贰叁肆伍陆柒捌玖", "123456789", strict=True)), "貳": "2", "參": "3", "陸": "6"}
-_DASHES = "-‐‑‒–—―−﹣_.·・"
+             **dict(zip("壹贰叁肆伍陆柒捌玖", "123456789", strict=True)), "貳": "2", "參": "3", "陸": "6",
+             "幺": "1"}  # 幺: "one" as it is read out in phone numbers
+# Between two digits these only split a number: dashes, dots, and the list and path marks an
+# officer may type inside a phone number (138、1234、5678 · 138/1234/5678 · (0595)87654321).
+_DASHES = "-‐‑‒–—―−﹣_.·・、，,/／~～()（）|｜"
 
 #: One view: the text and, for each of its characters, the index of the original character.
 View = tuple[str, list[int]]
@@ -37,7 +41,8 @@ def folded(text: str) -> View:
         for ch in unicodedata.normalize("NFKC", original):
             if unicodedata.category(ch) == "Cf":
                 continue
-            chars.append(_NUMERALS.get(ch, ch))
+            digit = unicodedata.decimal(ch, None)  # any script's decimal digit (٣, ३ …) → ASCII
+            chars.append(str(digit) if digit is not None and not ch.isascii() else _NUMERALS.get(ch, ch))
             where.append(index)
     return "".join(chars), where
 

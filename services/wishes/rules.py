@@ -146,6 +146,8 @@ _ID_NUMBER = re.compile(r"(?<![0-9])(?:[0-9]{17}[0-9Xx]|[0-9]{15})(?![0-9Xx])")
 _PHONE = re.compile(
     r"(?<![0-9])(?:\+?86[- ]?)?1[3-9][0-9](?:[- ]?[0-9]{4}){2}(?![0-9])"
     r"|(?<![0-9])0[0-9]{2,3}[- ][0-9]{3,4}[- ]?[0-9]{4}(?![0-9])"
+    # an area code and a 7- or 8-digit number run together (059587654321; (0595)87654321 compacted)
+    r"|(?<![0-9])0[0-9]{2,3}[1-9][0-9]{6,7}(?![0-9])"
 )
 # A postal address: a place word followed by a house number (…路12号, …村3组5号, 5栋302室).
 _ADDRESS = re.compile(

@@ -146,6 +146,14 @@ def test_ordinary_wishes_are_publishable(text: str) -> None:
     ("电话一三八－一二三四－五六七八", [("phone", "一三八－一二三四－五六七八")]),
     ("身份证３５０５２１１９８６０９０５００１Ｘ", [("id_number", "３５０５２１１９８６０９０５００１Ｘ")]),
     ("５栋３０２室", [("address", "５栋３０２室")]),
+    ("电话138、1234、5678", [("phone", "138、1234、5678")]),
+    ("电话138，1234，5678", [("phone", "138，1234，5678")]),
+    ("电话138/1234/5678", [("phone", "138/1234/5678")]),
+    ("电话138~1234~5678", [("phone", "138~1234~5678")]),
+    ("电话幺三八幺二三四五六七八", [("phone", "幺三八幺二三四五六七八")]),
+    ("电话059587654321", [("phone", "059587654321")]),
+    ("电话(0595)87654321", [("phone", "0595)87654321")]),
+    ("电话١٣٨١٢٣٤٥٦٧٨", [("phone", "١٣٨١٢٣٤٥٦٧٨")]),
 ])
 def test_personal_data_in_full_width_or_chinese_numerals_is_found(text: str, found: list[tuple[str, str]]) -> None:
     assert [(f.kind, text[f.start:f.end]) for f in rules.personal_data_findings(text)] == found
@@ -154,6 +162,7 @@ def test_personal_data_in_full_width_or_chinese_numerals_is_found(text: str, fou
 @pytest.mark.parametrize("text", [
     "书包2个", "价格120元", "三年级", "书包2个, 价格120元, 三年级", "书包２个，价格１２０元", "一年级到六年级的课外书",
     "二〇二〇年秋季学费", "棉被 2 床 - 共 3 件", "2020-09-01 开学用", "一三八元的电饭煲",
+    "书包2个、文具3套、课外书5本", "价格120元/件，共2件", "幺妹的书包", "2020年9月/10月的学费",
 ])
 def test_ordinary_text_with_numbers_is_publishable(text: str) -> None:
     assert rules.personal_data_findings(text) == []
