@@ -238,6 +238,19 @@ async def authenticated(request: Request) -> Principal:
     return principal
 
 
+def client_of(request: Request | None, principal: Principal) -> str | None:
+    """Through which client a call came, as audit trails record it: the token's client (``azp`` /
+    ``client_id`` claim) or the caller's ``X-Client`` / ``User-Agent`` header, ≤ 200 characters."""
+    for claim in ("azp", "client_id"):
+        value = principal.claims.get(claim)
+        if value:
+            return str(value)[:200]
+    if request is None:
+        return None
+    value = request.headers.get("x-client") or request.headers.get("user-agent")
+    return value[:200] if value else None
+
+
 def require_roles(*roles: str) -> Callable[..., Awaitable[Principal]]:
     """Dependency: a principal holding one of ``roles`` (403 ``forbidden`` otherwise)."""
     allowed = frozenset(roles)

@@ -8,7 +8,7 @@ import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -16,6 +16,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from structlog.contextvars import bind_contextvars, unbind_contextvars
 
 from shared.errors import PROBLEM_JSON, Problem
+
+if TYPE_CHECKING:
+    from starlette.requests import Request
 
 log = structlog.get_logger("shared.http")
 
@@ -235,6 +238,13 @@ class FastPathMiddleware:
 class _NamedRoute:
     def __init__(self, path: str) -> None:
         self.path = path
+
+
+def request_id_of(request: Request) -> str | None:
+    """The request id :class:`RequestContextMiddleware` gave ``request`` (else the caller's
+    ``X-Request-ID``), ≤ 128 characters, for rows that must point back to the request's log lines."""
+    value = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    return value[:128] if value else None
 
 
 class RequestContextMiddleware:

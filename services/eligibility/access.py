@@ -18,8 +18,10 @@ from shared.auth import (
     TOWN_CASEWORKER,
     VILLAGE_OFFICER,
     Principal,
+    client_of,
 )
 from shared.errors import not_found
+from shared.http import request_id_of
 
 # Read the registry (town staff see their own town only).
 READERS = (DISTRICT_ADMIN, DISTRICT_APPROVER, TOWN_APPROVER, TOWN_CASEWORKER, CARE_WORKER, AUDITOR, VILLAGE_OFFICER)
@@ -89,19 +91,6 @@ def actor_of(principal: Principal) -> str:
     return principal.subject
 
 
-def client_of(request: Request | None, principal: Principal) -> str | None:
-    """Through which client the call came: the token's client (``azp`` / ``client_id``) or the
-    caller's ``X-Client`` / ``User-Agent`` header."""
-    for claim in ("azp", "client_id"):
-        value = principal.claims.get(claim)
-        if value:
-            return str(value)[:200]
-    if request is None:
-        return None
-    value = request.headers.get("x-client") or request.headers.get("user-agent")
-    return value[:200] if value else None
-
-
 async def audit_reads(
     session: AsyncSession,
     *,
@@ -119,7 +108,7 @@ async def audit_reads(
     if principal.client:
         return
     client = client_of(request, principal)
-    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    request_id = request_id_of(request)
     for record_id, household_id in records:
         session.add(
             AuditEntry(

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.relief.models import Base
 from shared.app import get_uow
-from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, require_roles
+from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, client_of, require_roles
 from shared.db import UnitOfWork
-from shared.errors import Problem
+from shared.http import request_id_of
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.timestamps import BusinessDatetime
 
@@ -57,30 +57,17 @@ class AccessAudit(Base):
     )
 
 
-def client_of(request: Request | None, principal: Principal) -> str | None:
-    """Through which client the call came: the token's client (``azp`` / ``client_id``) or the
-    caller's ``X-Client`` / ``User-Agent`` header (as eligibility records it), ≤ 200 chars."""
-    for claim in ("azp", "client_id"):
-        value = principal.claims.get(claim)
-        if value:
-            return str(value)[:200]
-    if request is None:
-        return None
-    value = request.headers.get("x-client") or request.headers.get("user-agent")
-    return value[:200] if value else None
-
-
 def record_read(uow: UnitOfWork, request: Request, principal: Principal, action: str, cases: Iterable[Any]) -> None:
     """Stage one audit row per case read (``cases``: :class:`ReliefCase` rows), committed with
     the request's unit of work; ``action``: ``case.read`` (full record) or ``cases.list``."""
     at, roles = uow.now(), ",".join(sorted(principal.roles)) or "client"
     client = client_of(request, principal)
-    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    request_id = request_id_of(request)
     uow.session.add_all(
         AccessAudit(
             at=at, actor=principal.subject, roles=roles, town=principal.town, client=client, action=action,
             case_id=case.id, record_town=case.town, person_id=case.person_id, household_id=case.household_id,
-            request_id=(request_id or None) and request_id[:128], path=request.url.path,
+            request_id=request_id, path=request.url.path,
         )
         for case in cases
     )
@@ -118,15 +105,6 @@ class AuditOut(BaseModel):
                    request_id=row.request_id, path=row.path)
 
 
-def _after_id(page: PageParams) -> int | None:
-    """The id of a cursor ``[id]``; 422 ``invalid_cursor`` for anything else."""
-    if page.after is None:
-        return None
-    if len(page.after) != 1 or type(page.after[0]) is not int or page.after[0] < 0:
-        raise Problem(422, "invalid_cursor", "The cursor is not valid")
-    return page.after[0]
-
-
 @router.get("/audit-log", response_model=Page[AuditOut])
 async def audit_log(
     actor: str | None = Query(None, max_length=200),
@@ -143,7 +121,7 @@ async def audit_log(
     who, when, which case and applicant, through which client. Filters (AND): ``actor``,
     ``record_id`` (case), ``person_id``, ``household_id``, ``from`` ≤ at < ``to``. 403 for other
     roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
-    after = _after_id(page)
+    after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
     query = select(AccessAudit).order_by(AccessAudit.id.desc()).limit(page.limit + 1)
     for column, value in ((AccessAudit.actor, actor), (AccessAudit.case_id, record_id),
                           (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)):

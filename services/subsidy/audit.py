@@ -21,9 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.models import Base
 from shared.app import get_uow
-from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, require_roles
+from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, client_of, require_roles
 from shared.db import UnitOfWork
-from shared.errors import Problem
+from shared.http import request_id_of
 from shared.pagination import Page, PageParams, make_page, page_params
 from shared.timestamps import BusinessDatetime
 
@@ -50,19 +50,6 @@ class AuditRead(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-def client_of(request: Request | None, principal: Principal) -> str | None:
-    """Through which client the call came: the token's client (``azp`` / ``client_id``) or the
-    caller's ``X-Client`` / ``User-Agent`` header (as eligibility records it), ≤ 200 chars."""
-    for claim in ("azp", "client_id"):
-        value = principal.claims.get(claim)
-        if value:
-            return str(value)[:200]
-    if request is None:
-        return None
-    value = request.headers.get("x-client") or request.headers.get("user-agent")
-    return value[:200] if value else None
-
-
 def record_read(
     session: AsyncSession, request: Request, principal: Principal, *, at: datetime, action: str, resource: str,
     records: Iterable[tuple[str, str]] = (), detail: str | None = None,
@@ -71,11 +58,11 @@ def record_read(
     one per ``records`` item (record type, record id), or a single row without a record when the
     read showed none. ``detail``: filters and counts only — never an ID number, name or account."""
     client = client_of(request, principal)
-    request_id = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    request_id = request_id_of(request)
     common = {
         "at": at, "actor": principal.subject, "roles": " ".join(sorted(principal.roles | principal.scopes)),
         "town": principal.town, "client": client, "action": action, "resource": resource,
-        "request_id": request_id[:128] if request_id else None, "path": request.url.path, "detail": detail,
+        "request_id": request_id, "path": request.url.path, "detail": detail,
     }
     rows = [AuditRead(**common, record_type=kind, record_id=str(ident)[:64]) for kind, ident in records]
     session.add_all(rows or [AuditRead(**common, record_type=None, record_id=None)])
@@ -111,15 +98,6 @@ class AuditOut(BaseModel):
                    request_id=row.request_id, path=row.path, detail=row.detail)
 
 
-def _after_id(page: PageParams) -> int | None:
-    """The id of a cursor ``[id]``; 422 ``invalid_cursor`` for anything else."""
-    if page.after is None:
-        return None
-    if len(page.after) != 1 or type(page.after[0]) is not int or page.after[0] < 0:
-        raise Problem(422, "invalid_cursor", "The cursor is not valid")
-    return page.after[0]
-
-
 @router.get("/audit-log", response_model=Page[AuditOut])
 async def audit_log(
     actor: str | None = Query(None, max_length=200),
@@ -136,7 +114,7 @@ async def audit_log(
     district administrator): who, when, which person or run, through which client. Filters
     (AND): ``actor``, ``record_id``, ``record_type``, ``action``, ``from`` ≤ at < ``to``. 403 for
     other roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
-    after = _after_id(page)
+    after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
     query = select(AuditRead).order_by(AuditRead.id.desc()).limit(page.limit + 1)
     for column, value in ((AuditRead.actor, actor), (AuditRead.record_id, record_id),
                           (AuditRead.record_type, record_type), (AuditRead.action, action)):

@@ -9,13 +9,16 @@ import random
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
+from shared.db import make_engine, make_sessionmaker
 from shared.ids import make_id_number
+from shared.migrations import upgrade
 
 TOWN_A = "350505100"  # 南埔镇
 VILLAGE_A = "350505100001"
@@ -24,6 +27,19 @@ VILLAGE_B = "350505101001"
 
 _rng = random.Random(uuid.uuid4().int)
 _used: set[str] = set()
+
+
+@asynccontextmanager
+async def migrated_sessions(databases: Any, name: str, *, pool_size: int = 2) -> AsyncIterator[Any]:
+    """A fresh eligibility database ``name`` at the head revision, and a sessionmaker on it (the
+    ``*_db`` tests, which call the service's code without its HTTP layer)."""
+    url = await databases.create(name)
+    await asyncio.to_thread(upgrade, "eligibility", url)
+    engine = make_engine(url, pool_size=pool_size)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
 
 
 def new_id_number(birth: date | None = None, sex: str = "male") -> str:

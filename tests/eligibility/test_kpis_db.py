@@ -5,7 +5,6 @@ per-capita figures and growth; the pure rules' bounds and rounding as properties
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from datetime import UTC, date, datetime
@@ -23,8 +22,8 @@ from services.eligibility.figures import add_months
 from services.eligibility.kpis import rules, service
 from services.eligibility.registry.models import Household
 from shared.clock import ControllableClock
-from shared.db import UnitOfWork, make_engine, make_sessionmaker
-from shared.migrations import upgrade
+from shared.db import UnitOfWork
+from tests.eligibility.conftest import migrated_sessions
 
 TOWNS = ("350505100", "350505101")
 
@@ -32,13 +31,8 @@ TOWNS = ("350505100", "350505101")
 @pytest.fixture
 async def sessions(databases):  # noqa: ANN001
     """A fresh eligibility database per test (the recalculation touches every benefit)."""
-    url = await databases.create("elig_kpis")
-    await asyncio.to_thread(upgrade, "eligibility", url)
-    engine = make_engine(url, pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(databases, "elig_kpis") as sessions:
+        yield sessions
 
 
 def uow_at(sessions, moment: datetime) -> UnitOfWork:  # noqa: ANN001

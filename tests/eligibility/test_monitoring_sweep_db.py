@@ -5,7 +5,6 @@ the per-household ones (members counted on the date, excluded incomes, the three
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, date, datetime
@@ -21,9 +20,8 @@ from services.eligibility.monitoring.service import evaluate_household, sweep
 from services.eligibility.registry.assessment import household_figures, income_figures_of
 from services.eligibility.registry.models import Expenditure, Household, Income, Person
 from shared.clock import ControllableClock
-from shared.db import UnitOfWork, make_engine, make_sessionmaker
-from shared.migrations import upgrade
-from tests.eligibility.conftest import new_id_number
+from shared.db import UnitOfWork
+from tests.eligibility.conftest import migrated_sessions, new_id_number
 
 # 10:00 in Shanghai on 2021-03-10: the last 12 months are 2021-02 back to 2020-03, the 12 before
 # them 2020-02 back to 2019-03, the previous calendar year 2020.
@@ -34,13 +32,8 @@ TOWN = "350505100"
 
 @pytest.fixture(scope="module")
 async def sessions(databases):  # noqa: ANN001
-    url = await databases.create("elig_sweep")
-    await asyncio.to_thread(upgrade, "eligibility", url)
-    engine = make_engine(url, pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(databases, "elig_sweep") as sessions:
+        yield sessions
 
 
 def factory(sessions):  # noqa: ANN001, ANN201

@@ -4,7 +4,6 @@ household no longer below the standard exits by R-DB-6."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import uuid
 from datetime import UTC, date, datetime
@@ -18,20 +17,15 @@ from services.eligibility.decisions.models import Benefit
 from services.eligibility.decisions.recalc import apply_standard_change
 from services.eligibility.registry.models import Household
 from shared.clock import ControllableClock
-from shared.db import UnitOfWork, make_engine, make_sessionmaker
+from shared.db import UnitOfWork
 from shared.events.models import OutboxEvent
-from shared.migrations import upgrade
+from tests.eligibility.conftest import migrated_sessions
 
 
 @pytest.fixture(scope="module")
 async def sessions(databases):  # noqa: ANN001
-    url = await databases.create("elig_recalc")
-    await asyncio.to_thread(upgrade, "eligibility", url)
-    engine = make_engine(url, pool_size=2)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(databases, "elig_recalc") as sessions:
+        yield sessions
 
 
 def uow_of(sessions) -> UnitOfWork:  # noqa: ANN001

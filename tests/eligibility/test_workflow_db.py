@@ -19,22 +19,16 @@ from services.eligibility.workflow.models import Application, ApplicationDeadlin
 from services.eligibility.workflow.service import fire_at_risk_deadlines, fire_breached_deadlines
 from shared.calendar import TZ, WorkingDayCalendar
 from shared.clock import ControllableClock
-from shared.db import UnitOfWork, make_engine, make_sessionmaker
+from shared.db import UnitOfWork
 from shared.events.envelope import new_event
 from shared.events.models import OutboxEvent
-from shared.migrations import upgrade
-from tests.eligibility.conftest import new_id_number
+from tests.eligibility.conftest import migrated_sessions, new_id_number
 
 
 @pytest.fixture(scope="module")
 async def sessions(databases):  # noqa: ANN001
-    url = await databases.create("elig_workflow")
-    await asyncio.to_thread(upgrade, "eligibility", url)
-    engine = make_engine(url, pool_size=4)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
+    async with migrated_sessions(databases, "elig_workflow", pool_size=4) as sessions:
+        yield sessions
 
 
 def factory(sessions, moment: datetime):  # noqa: ANN001, ANN201

@@ -20,7 +20,6 @@ from services.eligibility.access import (
     WRITERS,
     audit_reads,
     can_see,
-    client_of,
     full_view,
     scope_clauses,
 )
@@ -65,7 +64,7 @@ from services.eligibility.registry.schemas import (
 from services.eligibility.schemas import IdNumber, TownCode, VillageCode
 from shared import regions
 from shared.app import get_uow
-from shared.auth import DISTRICT_ADMIN, Principal, authenticated, require_roles
+from shared.auth import DISTRICT_ADMIN, Principal, authenticated, client_of, require_roles
 from shared.db import UnitOfWork
 from shared.errors import Problem
 from shared.idempotency import Idempotency
