@@ -177,3 +177,16 @@ async def test_town_population_and_coverage(api, clients) -> None:
     seen = (await clients["caseworker_a"].get("/api/v1/eligibility/towns", params={"year": 2020})).json()
     assert [t["town"] for t in seen] == [TOWN_A]
     assert (await clients["caseworker_a"].put(f"/api/v1/eligibility/towns/{TOWN_A}/population", json={"year": 2020, "registered_population": 1})).status_code == 403
+
+
+async def test_a_read_with_the_longest_request_id_the_gateway_keeps_is_audited(registered, clients) -> None:
+    """The request middleware keeps a caller's X-Request-ID up to 128 plain characters; the audit
+    entry must hold it whole (the column was once 100 wide: such a read failed)."""
+    person_id = registered["household"]["members"][0]["person_id"]
+    request_id = "r" * 128
+    response = await clients["caseworker_a"].get(f"/api/v1/eligibility/persons/{person_id}",
+                                                 headers={"X-Request-ID": request_id})
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == request_id
+    log = (await clients["auditor"].get("/api/v1/eligibility/audit-log", params={"record_id": person_id})).json()["items"]
+    assert request_id in [entry["request_id"] for entry in log]

@@ -188,7 +188,7 @@ class AuditEntry(Base):
     record_type: Mapped[str] = mapped_column(String(20))
     record_id: Mapped[uuid.UUID] = mapped_column(Uuid)
     household_id: Mapped[uuid.UUID | None] = mapped_column(Uuid)
-    request_id: Mapped[str | None] = mapped_column(String(100))
+    request_id: Mapped[str | None] = mapped_column(String(128))
     path: Mapped[str] = mapped_column(Text)
 
 
