@@ -143,6 +143,14 @@ def ensure_visible(principal: Principal, town: str, village: str | None, what: s
         raise not_found(what)
 
 
+def village_filter(principal: Principal) -> str | None:
+    """The village a list is limited to: a village officer's own (``"-"``, matching nothing, when
+    its token has no village), else None (no village limit)."""
+    if not village_scoped(principal):
+        return None
+    return principal.village or "-"
+
+
 def scope_clauses(
     principal: Principal, town: str | None, town_col: ColumnElement, village_col: ColumnElement
 ) -> list[ColumnElement]:
@@ -153,8 +161,9 @@ def scope_clauses(
     scoped = town_filter(principal, town)
     if scoped is not None:
         clauses.append(town_col == scoped)
-    if village_scoped(principal):
-        clauses.append(village_col == (principal.village or "-"))
+    village = village_filter(principal)
+    if village is not None:
+        clauses.append(village_col == village)
     return clauses
 
 

@@ -254,7 +254,7 @@ async def test_registry_events_update_the_projection_and_death_ends_everything(c
                                                             "village": "350505103001",
                                                             "members": [{**member, "disability_grade": 1}]})
     async with care_db.uow() as uow:
-        rows = await selfcare.list_reassessments(uow, town=TOWN, status="open", after=None, limit=100)
+        rows = await selfcare.list_reassessments(uow, scope=[Reassessment.town == TOWN], status="open", after=None, limit=100)
         assert [r.source for r in rows if r.person_id == person.id] == ["registry"]
         volunteer = await visits.create_volunteer(uow=uow, principal=CASEWORKER, data=VolunteerIn(
             sub=f"vol-{uuid.uuid4().hex[:6]}", name="志愿者乙", town=TOWN))
@@ -366,7 +366,7 @@ async def test_household_events_link_refresh_skip_unchanged_and_report_deaths(ca
     await handle(care_db, "eligibility.household.changed", data)
     assert [await _row_version(care_db, p) for p in (elder.id, child.id, new.id)] == versions
     async with care_db.uow() as uow:
-        rows = await selfcare.list_reassessments(uow, town=TOWN, status="open", after=None, limit=500)
+        rows = await selfcare.list_reassessments(uow, scope=[Reassessment.town == TOWN], status="open", after=None, limit=500)
         assert [r.person_id for r in rows if r.person_id in {elder.id, child.id, new.id}] == []
 
     # an empty name keeps the one known; a disability change of a non-tekun person opens nothing

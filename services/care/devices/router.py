@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 from sqlalchemy import select, tuple_
 
-from services.care.common import READ_ROLES, VISITOR_ROLES, WRITE_ROLES, cursor_key, parse_uuid, town_filter
+from services.care.common import READ_ROLES, VISITOR_ROLES, WRITE_ROLES, cursor_key, parse_uuid, scope_clauses
 from services.care.devices.models import Alert, Device
 from services.care.devices.schemas import AlertIn, AlertOut, AssignIn, CloseIn, DeviceIn, DeviceOut, RemoveDeviceIn
 from services.care.devices.service import (
@@ -23,6 +23,7 @@ from services.care.devices.service import (
     remove_device,
     visible_alert,
 )
+from services.care.persons.service import village_of
 from shared.app import get_uow
 from shared.auth import Principal, require_roles, require_scopes
 from shared.db import UnitOfWork
@@ -65,11 +66,11 @@ async def get_devices(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[DeviceOut]:
+    """Devices by id (a town sees its own, a village officer its village's persons'; a device
+    carries no village: its person's). 404 another town (town staff); 422 ``invalid_cursor``."""
     async with uow:
         query = select(Device).order_by(Device.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Device.town == scoped)
+        query = query.where(*scope_clauses(principal, town, Device.town, village_of(Device.person_id)))
         if person_id is not None:
             query = query.where(Device.person_id == person_id)
         key = cursor_key(page.after, uuid.UUID)
@@ -131,12 +132,12 @@ async def get_alerts(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[AlertOut]:
-    """Alerts, newest first (a town sees its own)."""
+    """Alerts, newest first (a town sees its own, a village officer its village's persons'; an
+    alert carries no village: its person's). 404 another town (town staff); 422
+    ``invalid_cursor``."""
     async with uow:
         query = select(Alert).order_by(Alert.received_at.desc(), Alert.id.desc()).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Alert.town == scoped)
+        query = query.where(*scope_clauses(principal, town, Alert.town, village_of(Alert.person_id)))
         if status is not None:
             query = query.where(Alert.status == status)
         if escalated is not None:
@@ -175,6 +176,8 @@ async def get_alert(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES, *VISITOR_ROLES)),
 ) -> AlertOut:
+    """An alert: to staff of its town (a village officer: of its person's village) or to its
+    assignee; else 404."""
     async with uow:
         return _alert_out(await visible_alert(uow, principal, parse_uuid(alert_id, "alert")))
 

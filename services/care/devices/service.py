@@ -17,7 +17,7 @@ from services.care.devices.models import Alert, Device
 from services.care.emit import emit_many
 from services.care.parameters.service import parameters_on
 from services.care.persons.models import Person
-from services.care.persons.service import ensure_alive, visible_person
+from services.care.persons.service import ensure_alive, ensure_record_visible, visible_person
 from shared.auth import Principal
 from shared.db import UnitOfWork
 from shared.errors import Problem, not_found
@@ -50,10 +50,12 @@ async def register_device(
 
 
 async def visible_device(uow: UnitOfWork, principal: Principal, device_id: uuid.UUID, *, for_update: bool = False) -> Device:
+    """The device if ``principal`` may see it (its town's staff; a village officer, its village's
+    persons'), else 404 (R-DB-7)."""
     device = await uow.session.get(Device, device_id, with_for_update=for_update)
     if device is None:
         raise not_found("device")
-    principal.ensure_town(device.town, "device")
+    await ensure_record_visible(uow, principal, device.town, device.person_id, "device")
     return device
 
 
@@ -108,15 +110,17 @@ async def receive_alert(
 
 
 async def visible_alert(uow: UnitOfWork, principal: Principal, alert_id: uuid.UUID, *, for_update: bool = False) -> Alert:
-    """The alert for staff of its town or its assignee; otherwise 404."""
+    """The alert for staff of its town (a village officer: of its person's village) or its
+    assignee; otherwise 404."""
     alert = await uow.session.get(Alert, alert_id, with_for_update=for_update)
     if alert is None:
         raise not_found("alert")
     if alert.assignee is not None and alert.assignee == principal.subject:
         return alert
-    if principal.has_role(*READ_ROLES) and principal.can_see_town(alert.town):
-        return alert
-    raise not_found("alert")
+    if not principal.has_role(*READ_ROLES):
+        raise not_found("alert")
+    await ensure_record_visible(uow, principal, alert.town, alert.person_id, "alert")
+    return alert
 
 
 def _open(alert: Alert) -> None:

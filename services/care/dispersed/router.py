@@ -8,7 +8,7 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from services.care.common import READ_ROLES, WRITE_ROLES, cursor_key, parse_uuid, town_filter
+from services.care.common import READ_ROLES, WRITE_ROLES, cursor_key, parse_uuid, scope_clauses
 from services.care.dispersed.models import CareContract
 from services.care.dispersed.schemas import (
     ContractIn,
@@ -20,6 +20,7 @@ from services.care.dispersed.schemas import (
     SupervisionOut,
 )
 from services.care.dispersed.service import contract_status, create_contract, end_contract, record_supervision, visible_contract
+from services.care.persons.service import village_of
 from shared.app import get_uow
 from shared.auth import Principal, require_roles
 from shared.db import UnitOfWork
@@ -53,11 +54,12 @@ async def get_contracts(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[ContractOut]:
+    """Care contracts by id (a town sees its own, a village officer its village's persons'; the
+    contract carries no village: the person's). 404 another town (town staff); 422
+    ``invalid_cursor``."""
     async with uow:
         query = select(CareContract).order_by(CareContract.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(CareContract.town == scoped)
+        query = query.where(*scope_clauses(principal, town, CareContract.town, village_of(CareContract.person_id)))
         if status is not None:
             query = query.where(CareContract.status == status)
         key = cursor_key(page.after, uuid.UUID)
@@ -72,7 +74,8 @@ async def get_contract(
     contract_id: str, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READ_ROLES))
 ) -> ContractStatusOut:
     """A contract with each period's supervisions: ``done``, ``overdue`` (missing after the
-    period ended) or ``pending``."""
+    period ended) or ``pending``. 404 unknown, another town's, or (village officer) another
+    village's person's."""
     async with uow:
         contract = await visible_contract(uow, principal, parse_uuid(contract_id, "care contract"))
         status = await contract_status(uow, contract)

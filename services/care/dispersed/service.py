@@ -17,7 +17,7 @@ from services.care.dispersed.models import CareContract, Supervision, Supervisio
 from services.care.emit import emit_many
 from services.care.parameters.service import parameters_on
 from services.care.persons.models import Person
-from services.care.persons.service import ensure_alive, person_ref, visible_person
+from services.care.persons.service import ensure_alive, ensure_record_visible, person_ref, visible_person
 from services.care.placement.models import Placement
 from shared.auth import Principal
 from shared.clock import SHANGHAI
@@ -61,10 +61,12 @@ async def create_contract(
 
 
 async def visible_contract(uow: UnitOfWork, principal: Principal, contract_id: uuid.UUID, *, for_update: bool = False) -> CareContract:
+    """The contract if ``principal`` may see it (its town's staff; a village officer, its
+    village's persons'), else 404 (R-DB-7)."""
     contract = await uow.session.get(CareContract, contract_id, with_for_update=for_update)
     if contract is None:
         raise not_found("care contract")
-    principal.ensure_town(contract.town, "care contract")
+    await ensure_record_visible(uow, principal, contract.town, contract.person_id, "care contract")
     return contract
 
 

@@ -7,9 +7,9 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, ScalarSelect, select
 
-from services.care.common import check_village_in_town, ensure_not_future, ensure_visible, today
+from services.care.common import check_village_in_town, ensure_not_future, ensure_visible, today, village_scoped
 from services.care.persons.models import AuditEntry, Person
 from services.care.persons.schemas import PersonIn, PersonPatch
 from shared.auth import Principal
@@ -60,6 +60,25 @@ async def visible_person(
     person = await load_person(uow, person_id, for_update=for_update)
     ensure_visible(principal, person.town, person.village, "person")
     return person
+
+
+def village_of(person_id: ColumnElement[uuid.UUID]) -> ScalarSelect[str | None]:
+    """The village of the person ``person_id`` refers to, as a scalar subquery: the village
+    column of a list whose table carries none (for :func:`~services.care.common.scope_clauses`,
+    which evaluates it for a village officer only)."""
+    return select(Person.village).where(Person.id == person_id).scalar_subquery()
+
+
+async def ensure_record_visible(
+    uow: UnitOfWork, principal: Principal, town: str, person_id: uuid.UUID, what: str = "record"
+) -> None:
+    """404 (not 403) unless ``principal`` may see a record of ``town`` about the person
+    ``person_id`` (R-DB-7): the record's town, and for a village officer the person's village
+    (the record carries none; it is looked up for a village officer only)."""
+    village = None
+    if village_scoped(principal):
+        village = await uow.session.scalar(select(Person.village).where(Person.id == person_id))
+    ensure_visible(principal, town, village, what)
 
 
 def ensure_alive(person: Person) -> None:

@@ -8,8 +8,8 @@ from typing import Literal
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import select
 
-from services.care.common import DISTRICT_ROLES, READ_ROLES, WRITE_ROLES, cursor_key, paginate, parse_uuid, town_filter
-from services.care.persons.service import audit
+from services.care.common import DISTRICT_ROLES, READ_ROLES, WRITE_ROLES, cursor_key, paginate, parse_uuid, scope_clauses
+from services.care.persons.service import audit, village_of
 from services.care.pilots.models import Enrolment, Programme, ServiceRecord
 from services.care.pilots.schemas import (
     EnrolIn,
@@ -94,12 +94,13 @@ async def get_enrolments(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[EnrolmentOut]:
+    """A programme's enrolments by id (a town sees its own, a village officer its village's
+    persons'; the enrolment carries no village: the person's). 404 unknown programme, another
+    town (town staff); 422 ``invalid_cursor``."""
     async with uow:
         programme = await get_programme(uow, parse_uuid(programme_id, "programme"))
         query = select(Enrolment).where(Enrolment.programme_id == programme.id).order_by(Enrolment.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Enrolment.town == scoped)
+        query = query.where(*scope_clauses(principal, town, Enrolment.town, village_of(Enrolment.person_id)))
         if status is not None:
             query = query.where(Enrolment.status == status)
         key = cursor_key(page.after, uuid.UUID)
@@ -149,7 +150,8 @@ async def post_service(
 async def get_services(
     enrolment_id: str, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READ_ROLES))
 ) -> list[ServiceOut]:
-    """An enrolment's service records, newest first (audited read)."""
+    """An enrolment's service records, newest first (audited read). 404 unknown, another town's,
+    or (village officer) another village's person's enrolment."""
     async with uow:
         enrolment = await visible_enrolment(uow, principal, parse_uuid(enrolment_id, "enrolment"))
         rows = await uow.session.scalars(

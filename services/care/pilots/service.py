@@ -8,7 +8,7 @@ from datetime import date
 from sqlalchemy import func, select, update
 
 from services.care.common import check_village_in_town, ensure_not_future, today
-from services.care.persons.service import ensure_alive, visible_person
+from services.care.persons.service import ensure_alive, ensure_record_visible, visible_person
 from services.care.pilots import rules
 from services.care.pilots.models import Enrolment, Programme, ServiceRecord
 from services.care.pilots.schemas import ProgrammeIn
@@ -88,10 +88,12 @@ async def enrol(
 
 
 async def visible_enrolment(uow: UnitOfWork, principal: Principal, enrolment_id: uuid.UUID, *, for_update: bool = False) -> Enrolment:
+    """The enrolment if ``principal`` may see it (its town's staff; a village officer, its
+    village's persons'), else 404 (R-DB-7)."""
     enrolment = await uow.session.get(Enrolment, enrolment_id, with_for_update=for_update)
     if enrolment is None:
         raise not_found("enrolment")
-    principal.ensure_town(enrolment.town, "enrolment")
+    await ensure_record_visible(uow, principal, enrolment.town, enrolment.person_id, "enrolment")
     return enrolment
 
 

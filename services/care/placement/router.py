@@ -16,10 +16,13 @@ from services.care.common import (
     cursor_key,
     paginate,
     parse_uuid,
+    scope_clauses,
     today,
     town_filter,
+    village_filter,
 )
-from services.care.persons.service import audit
+from services.care.persons.models import Person
+from services.care.persons.service import audit, ensure_record_visible
 from services.care.placement import rules
 from services.care.placement.models import CareHome, PlacementRequest
 from services.care.placement.schemas import (
@@ -156,12 +159,13 @@ async def withdraw_request(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*WRITE_ROLES)),
 ) -> PlacementRequestOut:
-    """Take a person off the waiting list. 409 ``not_waiting``."""
+    """Take a person off the waiting list. 404 unknown or not visible (another town's or, village
+    officer, another village's person); 409 ``not_waiting``."""
     async with uow:
         request = await uow.session.get(PlacementRequest, parse_uuid(request_id, "placement request"), with_for_update=True)
         if request is None:
             raise not_found("placement request")
-        principal.ensure_town(request.town, "placement request")
+        await ensure_record_visible(uow, principal, request.town, request.person_id, "placement request")
         if request.status != "waiting":
             raise Problem(409, "not_waiting", "The request is no longer on the waiting list")
         await withdraw_waiting(uow, request.person_id, today(uow), body.reason)
@@ -181,9 +185,11 @@ async def get_waiting_list(
     """The waiting list for centralized support in priority order (R-TK-3): full loss first,
     then partial loss, then self-care; within a level the earliest assessment, then the earliest
     request. ``position`` is the district-wide place; excluded entries (``not_willing``,
-    ``not_assessed``) come last with their reason. Audited read."""
+    ``not_assessed``) come last with their reason. A town sees its own entries, a village officer
+    its village's persons'. Audited read. 404 another town (town staff)."""
     async with uow:
-        rows = list(enumerate(WaitingOut(**r) for r in await waiting_list(uow, town_filter(principal, town))))
+        entries = await waiting_list(uow, town_filter(principal, town), village_filter(principal))
+        rows = list(enumerate(WaitingOut(**r) for r in entries))
         result = paginate(rows, page, key=lambda r: [r[0]])
         audit(uow, principal, "waiting_list.read", count=len(result.items))
         await uow.commit()
@@ -219,11 +225,12 @@ async def get_placements(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[PlacementOut]:
-    """Placements by start date (a town sees its own persons')."""
+    """Placements by start date (a town sees its own persons', a village officer its village's
+    persons'). 404 another town (town staff); 422 ``invalid_cursor``."""
     async with uow:
         rows = await list_placements(
-            uow, town_code=town_filter(principal, town), home_id=home_id, status=status, limit=page.limit,
-            after=cursor_key(page.after, date.fromisoformat, uuid.UUID),
+            uow, scope=scope_clauses(principal, town, Person.town, Person.village), home_id=home_id, status=status,
+            limit=page.limit, after=cursor_key(page.after, date.fromisoformat, uuid.UUID),
         )
         items = [PlacementOut.model_validate(p) for p in rows]
     return make_page(items, page.limit, key=lambda p: [p.started_on.isoformat(), str(p.id)])

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, func, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, text, update
 
 from services.care import events
 from services.care.common import check_village_in_town, ensure_not_future, today
@@ -167,10 +167,13 @@ def _candidate(request: PlacementRequest, person: Person) -> rules.Candidate:
     )
 
 
-async def waiting_list(uow: UnitOfWork, town_code: str | None) -> list[dict[str, Any]]:
-    """The waiting list in priority order (R-TK-3), positions from 1; excluded entries last.
+async def waiting_list(uow: UnitOfWork, town_code: str | None, village_code: str | None = None) -> list[dict[str, Any]]:
+    """The waiting list in priority order (R-TK-3), positions from 1; excluded entries last;
+    limited to the requests of ``town_code`` and to the persons of ``village_code`` (a village
+    officer's, see :func:`~services.care.common.village_filter`) when given.
 
-    Positions are those of the whole district's list (a town sees its own entries' places in it).
+    Positions are those of the whole district's list (a town, or a village, sees its own entries'
+    places in it).
     """
     entries = await _waiting(uow, None, lock=False)
     placeable, excluded = rules.order_candidates(_candidate(r, p) for r, p in entries)
@@ -180,6 +183,8 @@ async def waiting_list(uow: UnitOfWork, town_code: str | None) -> list[dict[str,
     for ref, position, reason in ordered:
         request, person = by_ref[ref]
         if town_code is not None and request.town != town_code:
+            continue
+        if village_code is not None and person.village != village_code:
             continue
         rows.append({
             "request_id": request.id, "person_id": person.id, "name": person.name, "town": request.town,
@@ -298,12 +303,15 @@ async def end_for_person(uow: UnitOfWork, person: Person, ended_on: date, reason
 
 
 async def list_placements(
-    uow: UnitOfWork, *, town_code: str | None, home_id: uuid.UUID | None, status: str | None, limit: int,
+    uow: UnitOfWork, *, scope: list[ColumnElement[bool]], home_id: uuid.UUID | None, status: str | None, limit: int,
     after: tuple[Any, ...] | None,
 ) -> list[Placement]:
-    query = select(Placement).order_by(Placement.started_on, Placement.id).limit(limit + 1)
-    if town_code is not None:
-        query = query.join(Person, Person.id == Placement.person_id).where(Person.town == town_code)
+    """Placements by start date, limited by ``scope``: WHERE clauses on the placed ``Person``
+    (joined; a placement carries neither town nor village — the home's town is not the person's)."""
+    query = (
+        select(Placement).join(Person, Person.id == Placement.person_id).where(*scope)
+        .order_by(Placement.started_on, Placement.id).limit(limit + 1)
+    )
     if home_id is not None:
         query = query.where(Placement.home_id == home_id)
     if status is not None:

@@ -6,9 +6,10 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from services.care.common import READ_ROLES, WRITE_ROLES, parse_uuid, town_filter
-from services.care.persons.service import audit
+from services.care.common import READ_ROLES, WRITE_ROLES, parse_uuid, scope_clauses
+from services.care.persons.service import audit, village_of
 from services.care.selfcare import rules
+from services.care.selfcare.models import Reassessment
 from services.care.selfcare.schemas import (
     AbilityChangeIn,
     AssessmentIn,
@@ -106,11 +107,12 @@ async def get_reassessments(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[ReassessmentOut]:
-    """Reassessment requests by deadline; ``status=overdue`` = open past the deadline."""
+    """Reassessment requests by deadline; ``status=overdue`` = open past the deadline. A town sees
+    its own, a village officer its village's persons' (the request carries no village: the
+    person's). 404 another town (town staff); 422 ``invalid_cursor``."""
     async with uow:
-        rows = await list_reassessments(
-            uow, town=town_filter(principal, town), status=status, after=page.after, limit=page.limit
-        )
+        scope = scope_clauses(principal, town, Reassessment.town, village_of(Reassessment.person_id))
+        rows = await list_reassessments(uow, scope=scope, status=status, after=page.after, limit=page.limit)
         now = uow.now()
         items = []
         for r in rows:

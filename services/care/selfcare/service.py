@@ -7,7 +7,7 @@ from datetime import date, datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import ColumnElement, select, tuple_, update
 
 from services.care import events
 from services.care.common import cursor_key, ensure_not_future, today
@@ -217,11 +217,12 @@ async def recompute_deadlines(year: int, uow: UnitOfWork) -> None:
 
 
 async def list_reassessments(
-    uow: UnitOfWork, *, town: str | None, status: str | None, after: list[Any] | None, limit: int
+    uow: UnitOfWork, *, scope: list[ColumnElement[bool]], status: str | None, after: list[Any] | None, limit: int
 ) -> list[Reassessment]:
-    query = select(Reassessment).order_by(Reassessment.deadline_at, Reassessment.id).limit(limit + 1)
-    if town is not None:
-        query = query.where(Reassessment.town == town)
+    """Reassessment requests by deadline, limited by ``scope`` (the caller's WHERE clauses, see
+    :func:`~services.care.common.scope_clauses`); ``status="overdue"`` = open past the deadline.
+    422 ``invalid_cursor``."""
+    query = select(Reassessment).where(*scope).order_by(Reassessment.deadline_at, Reassessment.id).limit(limit + 1)
     if status == "overdue":
         query = query.where(Reassessment.status == "open", Reassessment.deadline_at <= uow.now())
     elif status is not None:

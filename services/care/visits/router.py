@@ -51,6 +51,7 @@ from services.care.visits.service import (
     visible_volunteer,
     visits_due,
     visits_kpi,
+    volunteer_scope,
 )
 from shared.app import get_uow
 from shared.auth import Principal, require_roles
@@ -90,11 +91,12 @@ async def get_volunteers(
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READ_ROLES)),
 ) -> Page[VolunteerOut]:
+    """Volunteers and care workers by id: a town sees its own; a village officer (volunteers have
+    no village) those of its town paired with a visit plan, active or ended, of its village. 404
+    another town (town staff); 422 ``invalid_cursor``."""
     async with uow:
         query = select(Volunteer).order_by(Volunteer.id).limit(page.limit + 1)
-        scoped = town_filter(principal, town)
-        if scoped is not None:
-            query = query.where(Volunteer.town == scoped)
+        query = query.where(*volunteer_scope(principal, town))
         key = cursor_key(page.after, uuid.UUID)
         if key is not None:
             query = query.where(Volunteer.id > key[0])
@@ -122,6 +124,8 @@ async def patch_volunteer(
 async def get_volunteer(
     volunteer_id: str, uow: UnitOfWork = Depends(get_uow), principal: Principal = Depends(require_roles(*READ_ROLES))
 ) -> VolunteerOut:
+    """A volunteer or care worker. 404 unknown, another town's, or (village officer) one not
+    paired with a visit plan of its village."""
     async with uow:
         return VolunteerOut.model_validate(await visible_volunteer(uow, principal, parse_uuid(volunteer_id, "volunteer")))
 

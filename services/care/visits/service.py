@@ -12,7 +12,7 @@ import structlog
 from sqlalchemy import ColumnElement, and_, func, or_, select, text, tuple_, update
 
 from services.care import events
-from services.care.common import READ_ROLES, WRITE_ROLES, can_see, ensure_not_future, today
+from services.care.common import READ_ROLES, WRITE_ROLES, can_see, ensure_not_future, today, town_filter, village_filter
 from services.care.parameters.catalogue import visit_interval_key
 from services.care.parameters.service import parameters_on
 from services.care.persons.models import Person
@@ -42,11 +42,37 @@ async def create_volunteer(*, uow: UnitOfWork, principal: Principal, data: Volun
     return volunteer
 
 
+def volunteer_scope(principal: Principal, town: str | None) -> list[ColumnElement[bool]]:
+    """WHERE clauses limiting a list of volunteers to what ``principal`` may see: town staff their
+    town's (404 for another town asked for, see :func:`~services.care.common.town_filter`).
+
+    A volunteer is a town-level person with no village of their own, so a village officer sees
+    the volunteers of its town paired with a visit plan (active or ended) of a person of its
+    village: those who visit, or visited, its villagers — and not the town's other volunteers."""
+    clauses: list[ColumnElement[bool]] = []
+    scoped = town_filter(principal, town)
+    if scoped is not None:
+        clauses.append(Volunteer.town == scoped)
+    village = village_filter(principal)
+    if village is not None:
+        clauses.append(
+            select(VisitPlan.id).where(VisitPlan.volunteer_id == Volunteer.id, VisitPlan.village == village).exists()
+        )
+    return clauses
+
+
 async def visible_volunteer(uow: UnitOfWork, principal: Principal, volunteer_id: uuid.UUID, *, for_update: bool = False) -> Volunteer:
+    """The volunteer if ``principal`` may see it (:func:`volunteer_scope`: its town's staff; a
+    village officer only one paired with a plan of its village); otherwise 404 (R-DB-7)."""
     volunteer = await uow.session.get(Volunteer, volunteer_id, with_for_update=for_update)
     if volunteer is None:
         raise not_found("volunteer")
     principal.ensure_town(volunteer.town, "volunteer")
+    village = village_filter(principal)
+    if village is not None and await uow.session.scalar(
+        select(VisitPlan.id).where(VisitPlan.volunteer_id == volunteer.id, VisitPlan.village == village).limit(1)
+    ) is None:
+        raise not_found("volunteer")
     return volunteer
 
 
