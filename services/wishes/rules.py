@@ -176,15 +176,18 @@ def personal_data_findings(text: str) -> list[PersonalDataFinding]:
     are not reported again as a phone.
 
     The patterns run on normalised views of the text (:mod:`services.wishes.normalise`): full-width
-    digits, Chinese numerals (一三八…, 壹叁捌…), separators between digits (spaces, full-width
-    spaces, dashes) and invisible characters do not hide a number; ``start``/``end`` are positions
-    in ``text`` as given.
+    digits, Chinese numerals (一三八…, 壹叁捌…, 十 for "10" in a spelled-out number), separators
+    between digits (spaces, full-width spaces, dashes), invisible characters, HTML tags and
+    character references (``138<br>1234&#53;678``) do not hide a number; ``start``/``end`` are
+    positions in ``text`` as given.
     """
-    views = (normalise.folded(text), normalise.compact(text))
+    # The compact (rendered) view first: its match spans the whole number, where the folded view
+    # (markup as typed) may see only the part of it between two tags.
+    views = (normalise.compact(text), normalise.folded(text))
     findings: list[PersonalDataFinding] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern, searched in (("id_number", _ID_NUMBER, views), ("phone", _PHONE, views),
-                                    ("address", _ADDRESS, views[:1])):
+                                    ("address", _ADDRESS, views)):
         for view in searched:
             for match in pattern.finditer(view[0]):
                 start, end = normalise.original_span(view, *match.span())

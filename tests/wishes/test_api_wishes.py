@@ -26,7 +26,10 @@ from tests.wishes.conftest import START, WishWorld, village_codes
 CASES = load_cases("wishes.json")
 # H1 (R-MW-2): personal data written so that an ASCII pattern misses it.
 HIDDEN_PERSONAL_DATA = ("电话１３８１２３４５６７８", "身份证号35052119860905001２", "一三八一二三四五六七八",
-                        "３５０５２１１９８６０９０５００１２", "户主电话１３８１２３４５６７８ 身份证３５０５２１１９８６０９０５００１２")
+                        "３５０５２１１９８６０９０５００１２", "户主电话１３８１２３４５６７８ 身份证３５０５２１１９８６０９０５００１２",
+                        # markup, character references and 十 for "10" (R-MW-2)
+                        "电话138<br>1234<b>5678</b>", "电话138&nbsp;1234&#53;678", "电话一三八十二三四五六七",
+                        "身份证350521<span>19860905</span>001X", "电话1\u200b3\u00ad8 - 1234 - 56\u20607\ufeff8")
 D = Decimal
 TOWN_A = village_codes(1)  # 南埔镇 350505100: every village used here (quota 5 per campaign) is in it
 
@@ -517,7 +520,8 @@ async def test_calculators(world: WishWorld) -> None:
     for hidden in HIDDEN_PERSONAL_DATA:
         found = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": hidden})).json()
         assert found["publishable"] is False and found["findings"], hidden
-    for ordinary in ("书包2个", "价格120元", "三年级", "书包2个，价格120元，三年级学生用"):
+    for ordinary in ("书包2个", "价格120元", "三年级", "书包2个，价格120元，三年级学生用", "十斤大米", "五十元",
+                     "2026年11月30日前送到", "<p>书包2个</p>"):
         fine = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": ordinary})).json()
         assert (fine["publishable"], fine["findings"]) == (True, []), ordinary
     assert_problem(await world.public.post("/api/v1/wishes/pledges:evaluate", json={"cost": "1"}), 401, "unauthorized")

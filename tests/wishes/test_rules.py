@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.wishes import rules
+from services.wishes import normalise, rules
 from shared import regions
 from shared.ids import make_id_number
 
@@ -166,6 +166,92 @@ def test_personal_data_in_full_width_or_chinese_numerals_is_found(text: str, fou
 ])
 def test_ordinary_text_with_numbers_is_publishable(text: str) -> None:
     assert rules.personal_data_findings(text) == []
+
+
+@pytest.mark.parametrize(("text", "found"), [
+    # HTML tags, comments and character references split or spell the digits (R-MW-2 gap 1)
+    ("电话138<br>1234<b>5678</b>", [("phone", "138<br>1234<b>5678")]),
+    ("电话138&nbsp;1234&#53;678", [("phone", "138&nbsp;1234&#53;678")]),
+    ("电话&#x31;&#51;8<!-- x -->1234&#8203;5678", [("phone", "&#x31;&#51;8<!-- x -->1234&#8203;5678")]),
+    ("电话１３８<span class=\"n\">１２３４</span>５６７８", [("phone", "１３８<span class=\"n\">１２３４</span>５６７８")]),
+    ("电话138&shy;1234&zwj;5678", [("phone", "138&shy;1234&zwj;5678")]),
+    ("<p>电话0595<br/>87654321</p>", [("phone", "0595<br/>87654321")]),
+    ('<a href="tel:13812345678">电话</a>', [("phone", "13812345678")]),
+    ("电话&#13812345678;", [("phone", "13812345678")]),  # not a character: the digits are what is stored
+    ("住南埔村&#51;&#53;号", [("address", "住南埔村&#51;&#53;号")]),
+    # zero-width and format characters (Cf) and soft hyphens inside a spaced-out number
+    ("电话1\u200b3\u200c8 - 12\u00ad34 - 56\u20607\ufeff8",
+     [("phone", "1\u200b3\u200c8 - 12\u00ad34 - 56\u20607\ufeff8")]),
+    ("电话1 3 8 - 1\u200d234 - 5678", [("phone", "1 3 8 - 1\u200d234 - 5678")]),
+    # ID numbers (18 characters, last may be X) split by the same tricks
+    ("身份证350521<span>19860905</span>001X", [("id_number", "350521<span>19860905</span>001X")]),
+    ("身份证350<b>521198609050012</b>", [("id_number", "350<b>521198609050012")]),
+    ("身份证350521&#49;98609050\u200b01&#88;", [("id_number", "350521&#49;98609050\u200b01&#88;")]),
+    ("身份证 350521 19860905 001 X", [("id_number", "350521 19860905 001 X")]),
+    ("身份证３５０５２１\u00ad１９８６０９０５\u2060００１ｘ", [("id_number", "３５０５２１\u00ad１９８６０９０５\u2060００１ｘ")]),
+    # 十 for "10" inside a spelled-out number (R-MW-2 gap 2)
+    ("电话一三八十二三四五六七", [("phone", "一三八十二三四五六七")]),
+    ("电话壹叁捌拾贰叁肆伍陆柒", [("phone", "壹叁捌拾贰叁肆伍陆柒")]),
+    ("电话一三八 十二三四 五六七", [("phone", "一三八 十二三四 五六七")]),
+    ("电话一三八<b>十</b>二三四五六七", [("phone", "一三八<b>十</b>二三四五六七")]),
+    ("身份证三五〇五二一一九八六十〇五〇〇一二", [("id_number", "三五〇五二一一九八六十〇五〇〇一二")]),
+])
+def test_personal_data_hidden_by_markup_or_invisible_characters_is_found(
+    text: str, found: list[tuple[str, str]],
+) -> None:
+    assert [(f.kind, text[f.start:f.end]) for f in rules.personal_data_findings(text)] == found
+
+
+@pytest.mark.parametrize(("text", "view"), [
+    ("五十元", "5十元"), ("第十个", "第十个"), ("十斤大米", "十斤大米"), ("二〇二六年十一月三十日", "2026年十1月3十日"),
+    ("一二三四五六十", "123456十"),  # six digits besides 十: a number word still
+    ("一二三四五六七十", "123456710"),  # seven: a spelled-out number, 十 is "10"
+    ("一三八十二三四五六七", "13810234567"), ("１３８－十２３４－５６７", "138-10234-567"),
+])
+def test_ten_is_10_only_in_a_run_of_at_least_seven_digits(text: str, view: str) -> None:
+    """R-MW-2: 十 between numerals is read as "10" only where the run already looks like a number."""
+    assert normalise.folded(text)[0] == view
+
+
+def test_a_view_maps_every_character_back_to_what_the_officer_typed() -> None:
+    text = "a&nbsp;<b>十</b>一二三四五六七"
+    chars, spans = normalise.compact(text)
+    assert chars == "a 101234567"
+    assert [text[s:e] for s, e in spans] == ["a", "&nbsp;", "十", "十", *"一二三四五六七"]
+    assert normalise.folded(text)[0] == "a&nbsp;<b>十</b>1234567"  # markup as typed (the tag splits the run)
+
+
+@pytest.mark.parametrize("text", [
+    "十斤大米", "第十个书包", "五十元的棉被", "三十五岁", "十二月送到", "二〇二六年十一月三十日", "一二三四五六七八九十数字卡片",
+    "2026年11月30日前送到", "2026-11-30", "2026.11.01-2026.11.30", "价格¥1,280.50", "大米10斤、食用油5升",
+    "1、2、3", "三年级二班", "初二（3）班", "高三学生的复习资料", "ISBN 978-7-5442-5399-4 的字典", "ISBN 7-5442-5399-X",
+    "上午10:30送到", "<p>书包2个</p><p>价格120元</p>", "书包2个<br>文具3套", "价格&lt;200元", "价格<100元的台灯",
+    "1<br>2<br>3<br>4<br>5", "AT&T 手机壳一个", "电饭煲&nbsp;1台\u200b", "一、二、三、四、五、六、七、八、九、十",
+])
+def test_ordinary_text_with_markup_or_ten_is_publishable(text: str) -> None:
+    assert rules.personal_data_findings(text) == []
+
+
+_GLUE = st.sampled_from(["", " ", "-", " - ", "、", "<br>", "<b>", "</b>", '<span class="n">', "<!-- x -->", "&nbsp;",
+                         "&#8203;", "&shy;", "&zwnj;", "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u00ad"])
+
+
+def _spelled(draw: st.DrawFn, number: str) -> str:
+    """``number`` with each digit in one of its written forms and some glue between the digits."""
+    forms = [lambda d: d, lambda d: chr(ord(d) + 0xFEE0), lambda d: "〇一二三四五六七八九"[int(d)] if d.isdigit() else d,
+             lambda d: f"&#{ord(d)};", lambda d: f"&#x{ord(d):x};"]
+    glued = [draw(st.sampled_from(forms))(d) + "".join(draw(st.lists(_GLUE, max_size=2))) for d in number[:-1]]
+    return "".join(glued) + draw(st.sampled_from(forms))(number[-1])
+
+
+@settings(max_examples=300)
+@given(st.data(), st.sampled_from([("13812345678", "phone"), ("059587654321", "phone"),
+                                   ("35052119860905001X", "id_number"), (ID_NUMBER, "id_number")]))
+def test_no_mix_of_forms_and_glue_hides_a_number(data: st.DataObject, case: tuple[str, str]) -> None:
+    number, kind = case
+    spelled = data.draw(st.composite(lambda draw: _spelled(draw, number))())
+    text = f"联系{spelled}。"
+    assert [(f.kind, text[f.start:f.end]) for f in rules.personal_data_findings(text)] == [(kind, spelled)]
 
 
 def test_an_id_number_is_not_also_reported_as_a_phone() -> None:
