@@ -26,6 +26,9 @@ _CHECK_CHARS = "10X98765432"
 # Digits, and an X only as the last character (a lower-case x is upper-cased before this).
 _FORMAT = re.compile(r"[0-9]*[0-9X]")
 _EARLIEST_BIRTH_YEAR = 1900
+# Full-width digits and X (a Chinese input method in full-width mode types them) read as ASCII;
+# the digits of other scripts stay refused.
+_FULL_WIDTH = str.maketrans({**{chr(0xFF10 + d): str(d) for d in range(10)}, "Ｘ": "X", "ｘ": "X"})
 
 
 class IdNumberError(ValueError):
@@ -62,7 +65,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> ResidentId:
     """Validate and normalise a resident ID number (GB 11643-1999).
 
     ``raw``: 18 characters (last may be ``x``/``X``) or a legacy 15-digit number; surrounding white
-    space is ignored. ``today``: when given, a birth date after it is refused (callers pass their
+    space (also the ideographic space) is ignored and full-width digits and X read as ASCII. ``today``: when given, a birth date after it is refused (callers pass their
     injected clock's date; this module never reads the system time).
 
     Returns a :class:`ResidentId` with the 18-character number. Raises :class:`IdNumberError` with
@@ -71,7 +74,7 @@ def parse_id_number(raw: str, *, today: date | None = None) -> ResidentId:
     """
     if not isinstance(raw, str):
         raise IdNumberError("format", "ID number must be a string")
-    text = raw.strip()
+    text = raw.strip().translate(_FULL_WIDTH)
     if text.endswith("x"):
         text = text[:-1] + "X"
     # ASCII only: str.isdigit() would let full-width and other Unicode digits through.

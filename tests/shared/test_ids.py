@@ -50,7 +50,8 @@ def test_acceptance_case(case: dict) -> None:
         ("   ", "format"),
         ("350505-19800101123", "format"),
         ("35050519800101X234", "format"),  # X only as the last character
-        ("３５０５０５１９８００１０１１２３４", "format"),  # full-width digits
+        ("٣٥٠٥٠٥١٩٨٠٠١٠١١٢٣٤", "format"),  # Arabic-Indic digits: not a Chinese input's
+        ("３５０５０５１９８００１０１１２３X5", "format"),  # full-width, X not last
         ("350505800101X23", "format"),
         ("3505051980010112345", "length"),
         ("3505058001011", "length"),
@@ -143,3 +144,15 @@ def test_legacy_roundtrip(region: str, birth: date, seq: int, sex: str) -> None:
     parsed = parse_id_number(legacy)
     assert parsed.number == number
     assert (parsed.birth_date, parsed.sex) == (birth, sex)
+
+
+def test_full_width_digits_and_x_typed_in_a_chinese_input_method_read_as_ascii() -> None:
+    assert parse_id_number("\u3000３５０５０５１９８００１０１１２３４ ").number == "350505198001011234"
+    # A number whose check character is X (one in eleven sequences has it).
+    ascii_x = next(n for n in (make_id_number("350505", date(1975, 3, 9), s, "male") for s in range(40)) if n.endswith("X"))
+    full_width = ascii_x[:17].translate({ord(str(d)): chr(0xFF10 + d) for d in range(10)})
+    assert parse_id_number(full_width + "Ｘ").number == ascii_x
+    assert parse_id_number(full_width + "ｘ").number == ascii_x
+    with pytest.raises(IdNumberError) as info:
+        parse_id_number(full_width + "Ｙ")
+    assert info.value.code == "format"
