@@ -16,7 +16,7 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, Uuid, select
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, Uuid, func, select, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.relief.models import Base
@@ -52,7 +52,8 @@ class AccessAudit(Base):
 
     __table_args__ = (
         Index("ix_access_audit_case", "case_id", "at"),
-        Index("ix_access_audit_actor_id", "actor", "id"),
+        # Usernames are unique ignoring case (gateway): an auditor's ``actor`` filter is too.
+        Index("ix_access_audit_actor_lower_id", text("lower(actor)"), "id"),
         Index("ix_access_audit_person", "person_id"),
     )
 
@@ -118,12 +119,15 @@ async def audit_log(
     _: Principal = Depends(require_roles(*AUDIT_READERS)),
 ) -> Page[AuditOut]:
     """Staff reads of relief applicants' data, newest first (auditor, district administrator):
-    who, when, which case and applicant, through which client. Filters (AND): ``actor``,
+    who, when, which case and applicant, through which client. Filters (AND): ``actor`` (ignoring
+    case, as usernames are),
     ``record_id`` (case), ``person_id``, ``household_id``, ``from`` ≤ at < ``to``. 403 for other
     roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
     after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
     query = select(AccessAudit).order_by(AccessAudit.id.desc()).limit(page.limit + 1)
-    for column, value in ((AccessAudit.actor, actor), (AccessAudit.case_id, record_id),
+    if actor is not None:
+        query = query.where(func.lower(AccessAudit.actor) == actor.lower())
+    for column, value in ((AccessAudit.case_id, record_id),
                           (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)):
         if value is not None:
             query = query.where(column == value)

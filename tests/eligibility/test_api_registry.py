@@ -127,6 +127,10 @@ async def test_reads_are_audited_and_queryable_by_the_auditor(registered, client
     entry = log[0]
     assert entry["actor"].startswith("town_caseworker_") and entry["record_type"] == "person" and entry["client"] == "pytest"
     assert entry["town"] == TOWN_A and entry["path"] == f"/api/v1/eligibility/persons/{person_id}"
+    # The actor filter ignores case, as usernames do.
+    for typed in (entry["actor"], entry["actor"].upper()):
+        by_actor = (await clients["auditor"].get("/api/v1/eligibility/audit-log", params={"actor": typed, "limit": 200})).json()["items"]
+        assert entry["id"] in {e["id"] for e in by_actor} and {e["actor"] for e in by_actor} == {entry["actor"]}
     assert (await clients["caseworker_a"].get("/api/v1/eligibility/audit-log")).status_code == 403
 
 

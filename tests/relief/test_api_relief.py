@@ -653,6 +653,9 @@ async def test_case_reads_are_audited_and_queryable_by_the_auditor(api, gateway_
 
     mine = (await auditor.get("/api/v1/relief/audit-log", params={"actor": entry["actor"], "limit": 500})).json()["items"]
     assert {e["actor"] for e in mine} == {entry["actor"]} and entry["id"] in {e["id"] for e in mine}
+    # Usernames are unique ignoring case: so is the filter (same rows, whatever the case typed).
+    upper = (await auditor.get("/api/v1/relief/audit-log", params={"actor": entry["actor"].upper(), "limit": 500})).json()["items"]
+    assert [e["id"] for e in upper] == [e["id"] for e in mine]
     window = {"record_id": case["id"], "from": "2020-10-13T10:00:00+08:00", "to": "2020-10-13T10:00:01+08:00"}
     assert len((await api.get("/api/v1/relief/audit-log", params=window)).json()["items"]) == 2  # district admin
     later = (await auditor.get("/api/v1/relief/audit-log", params={**window, "from": "2020-10-13T10:00:01+08:00"})).json()

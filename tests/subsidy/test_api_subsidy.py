@@ -623,6 +623,8 @@ async def test_reads_of_persons_are_audited_and_queryable_by_the_auditor(api, pe
         f"/api/v1/subsidy/runs/{rid}/lines", f"run:{rid}", lines.headers["x-request-id"])
     mine = (await api.get("/api/v1/subsidy/audit-log", params={"actor": read["actor"]}, headers=bearer(auditor))).json()["items"]
     assert [e["action"] for e in mine] == ["subsidy.run.lines.read"] * 2 + ["subsidy.roster.person.read"]
+    upper = (await api.get("/api/v1/subsidy/audit-log", params={"actor": read["actor"].upper()}, headers=bearer(auditor))).json()["items"]
+    assert [e["id"] for e in upper] == [e["id"] for e in mine]  # the filter ignores case, as usernames do
     assert (mine[0]["record_id"], "reason=other" in mine[0]["detail"]) == (None, True)
     assert typed not in str(mine)
 

@@ -175,7 +175,8 @@ class AuditEntry(Base):
     __tablename__ = "audit_log"
     __table_args__ = (
         Index("ix_audit_log_record_id", "record_id"),
-        Index("ix_audit_log_actor_id", "actor", "id"),
+        # Usernames are unique ignoring case (gateway): an auditor's ``actor`` filter is too.
+        Index("ix_audit_log_actor_lower_id", text("lower(actor)"), "id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

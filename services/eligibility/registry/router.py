@@ -386,11 +386,12 @@ async def audit_log(
     _: Principal = Depends(require_roles(*AUDIT_READERS)),
 ) -> Page[AuditOut]:
     """Staff reads of persons' records, newest first (auditor, district administrator): who, when,
-    which record, through which client. Filters: actor, record_id, household_id, from, to."""
+    which record, through which client. Filters: actor (ignoring case, as usernames are),
+    record_id, household_id, from, to."""
     async with uow:
         query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(page.limit + 1)
         if actor:
-            query = query.where(AuditEntry.actor == actor)
+            query = query.where(func.lower(AuditEntry.actor) == actor.lower())
         if record_id:
             query = query.where(AuditEntry.record_id == record_id)
         if household_id:
