@@ -44,6 +44,10 @@ class User(Base):
     # The last deactivation (kept on reactivation): tokens issued before it stay refused
     # (gateway.auth.revocation).
     deactivated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last lifting of the user's sign-in lock, and by whom (an administrator's subject): every
+    # replica forgets the failed sign-ins counted before it (gateway.ratelimit.LoginFailures).
+    unlocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    unlocked_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"))
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 
 import structlog
 from starlette.requests import Request
@@ -124,19 +125,33 @@ class LoginFailures:
     accounts from one address meets that address's rate limit. A successful sign-in clears the
     username's failures. Usernames are compared ignoring case, as at sign-in.
 
+    An administrator lifts a lock by unlocking the user (``POST /api/v1/admin/users/{username}:unlock``):
+    the replica that serves it forgets the failures at once (:meth:`forget`), and the user row's
+    ``unlocked_at`` tells every other replica to forget those counted before it, the next time it
+    would refuse the username (:meth:`apply_unlock`).
+
     Counted in this process's memory: with N gateway replicas behind a balancer an account gets up
     to N × ``limit`` guesses a window. Memory is bounded by ``max_keys`` usernames; beyond that
     the least recently failed are forgotten (filling it takes ``max_keys`` requests, which the IP
     limit spreads over a long time).
+
+    ``clock`` (seconds, monotonic by default: a wall-clock step must not lengthen or shorten a
+    lock) times the failures; ``wall`` (epoch seconds) is only for converting to and from the
+    wall-clock times that are stored or shown (``unlocked_at``, ``locked_until``). Tests inject both.
     """
 
-    def __init__(self, limit: int, window_seconds: float, *, max_keys: int = 100_000) -> None:
+    def __init__(
+        self, limit: int, window_seconds: float, *, max_keys: int = 100_000,
+        clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+    ) -> None:
         if limit <= 0 or window_seconds <= 0:
             raise ValueError("limit and window_seconds must be positive")
         self.limit = limit
         self.window = window_seconds
         self.max_keys = max_keys
-        # username (lower case) -> monotonic times of its recent failures; least recently failed first.
+        self.clock = clock
+        self.wall = wall
+        # username (lower case) -> ``clock`` times of its recent failures; least recently failed first.
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
 
     @staticmethod
@@ -148,13 +163,13 @@ class LoginFailures:
         times = self._failures.get(self._key(username))
         if times is None or len(times) < self.limit:
             return None
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         wait = times[0] + self.window - now
         return wait if wait > 0 else None
 
     def failed(self, username: str, now: float | None = None) -> None:
         """Count a failed sign-in of ``username``."""
-        now = time.monotonic() if now is None else now
+        now = self.clock() if now is None else now
         key = self._key(username)
         times = self._failures.pop(key, None) or deque(maxlen=self.limit)
         while times and times[0] <= now - self.window:
@@ -167,3 +182,43 @@ class LoginFailures:
     def succeeded(self, username: str) -> None:
         """A successful sign-in: forget the username's failures."""
         self._failures.pop(self._key(username), None)
+
+    def failures(self, username: str, now: float | None = None) -> int:
+        """How many failures of ``username`` this process counts within the window (at most ``limit``)."""
+        now = self.clock() if now is None else now
+        return sum(1 for t in self._failures.get(self._key(username), ()) if t > now - self.window)
+
+    def forget(self, username: str, *, until: float | None = None) -> int:
+        """Forget the failures of ``username`` counted at or before ``until`` (``clock`` seconds;
+        all of them when None). Returns how many were forgotten."""
+        key = self._key(username)
+        times = self._failures.get(key)
+        if not times:
+            return 0
+        if until is None:
+            del self._failures[key]
+            return len(times)
+        forgotten = 0
+        while times and times[0] <= until:
+            times.popleft()
+            forgotten += 1
+        if not times:
+            del self._failures[key]
+        return forgotten
+
+    def apply_unlock(self, username: str, unlocked_at: float | None) -> int:
+        """Forget the failures of ``username`` from before an administrator's unlock at
+        ``unlocked_at`` (wall-clock epoch seconds, from the user row; None: never unlocked).
+
+        An unlock made on another replica reaches this one this way; failures after the unlock
+        still count. The replicas' wall clocks are assumed to agree within a second or two: a
+        failure that close to the unlock may be counted or forgotten either way."""
+        if unlocked_at is None:
+            return 0
+        return self.forget(username, until=self.clock() - (self.wall() - unlocked_at))
+
+    def locked_until(self, username: str) -> float | None:
+        """Wall-clock epoch seconds at which this process lets ``username`` try again, or None
+        when it is not locked."""
+        wait = self.blocked_for(username)
+        return None if wait is None else self.wall() + wait

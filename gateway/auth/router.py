@@ -13,7 +13,8 @@ username gets 429 with ``Retry-After`` and ``{"error": "invalid_grant"}``). ``in
 the one RFC 6749 §5.2 code for refused resource-owner credentials, which every OAuth client
 knows; ``slow_down`` is RFC 8628's, defined only for polling a device code, so a password-grant
 client would not understand it. The status 429 (RFC 6585) and ``Retry-After`` tell the client to
-wait rather than to ask for another password.
+wait rather than to ask for another password. A district administrator lifts a username's lock with
+``POST /api/v1/admin/users/{username}:unlock`` (the IP limit stays: see :func:`unlock_user`).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from gateway.auth.schemas import (
     ClientOut,
     DonorRegistration,
     KeyRotation,
+    SignInLock,
     TokenResponse,
     UserCreate,
     UserOut,
@@ -123,6 +125,9 @@ async def _password_grant(request: Request, params: dict[str, str], uow: UnitOfW
         raise _OAuthRefusal("invalid_request", "username and password are required")
     failures: LoginFailures = request.app.state.login_failures
     wait = failures.blocked_for(username)
+    if wait is not None and failures.apply_unlock(username, await service.unlocked_at(username, uow=uow)):
+        # An administrator unlocked the user (perhaps on another replica) since some failures.
+        wait = failures.blocked_for(username)
     if wait is not None:
         retry_after = max(1, math.ceil(wait))
         log.info("gateway.token.throttled", grant_type="password", retry_after=retry_after)
@@ -215,21 +220,25 @@ async def jwks(request: Request) -> JSONResponse:
 
 @admin_router.post("/users", status_code=201, response_model=UserOut)
 async def create_user(
-    data: UserCreate, uow: UnitOfWork = Depends(get_uow), _: Principal = Depends(require_roles(DISTRICT_ADMIN))
+    data: UserCreate, request: Request, uow: UnitOfWork = Depends(get_uow),
+    _: Principal = Depends(require_roles(DISTRICT_ADMIN)),
 ) -> UserOut:
     """Create a staff user (district_admin). 422 for unknown roles/towns/villages or a short
     password; 409 ``username_taken``."""
-    return await service.create_user(data, uow=uow)
+    return await service.create_user(data, failures=request.app.state.login_failures, uow=uow)
 
 
 @admin_router.get("/users", response_model=Page[UserOut])
 async def list_users(
+    request: Request,
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     _: Principal = Depends(require_roles(DISTRICT_ADMIN)),
 ) -> Page[UserOut]:
-    """Users ordered by username (district_admin)."""
-    return await service.list_users(page, uow=uow)
+    """Users ordered by username (district_admin). ``locked_until`` (RFC 3339, or null) is when
+    the replica that answers lets a user locked by failed sign-ins try again; ``unlocked_at`` /
+    ``unlocked_by`` the last lifting of such a lock."""
+    return await service.list_users(page, failures=request.app.state.login_failures, uow=uow)
 
 
 @admin_router.patch("/users/{username}", response_model=UserOut)
@@ -243,7 +252,30 @@ async def update_user(
     ``revocation_refresh_seconds``; they stay refused after a reactivation. 404 ``not_found``;
     409 ``cannot_deactivate_self``; 422 for any other body."""
     revocations: Revocations = request.app.state.revocations
-    return await service.set_user_active(username, data.active, by=admin, revocations=revocations, uow=uow)
+    return await service.set_user_active(username, data.active, by=admin, revocations=revocations,
+                                         failures=request.app.state.login_failures, uow=uow)
+
+
+@admin_router.post("/users/{username}:unlock", response_model=SignInLock)
+async def unlock_user(
+    username: str, request: Request, uow: UnitOfWork = Depends(get_uow),
+    admin: Principal = Depends(require_roles(DISTRICT_ADMIN)),
+) -> SignInLock:
+    """Lift the lock that failed password sign-ins put on a username (district_admin, as for
+    deactivation; ``username`` ignoring case), e.g. after the real user called the district office:
+    its next sign-in with the right password gets a token. No body. 200 ``{"username", "locked":
+    false, "locked_until": null, "failed_attempts": 0, "unlocked_at", "unlocked_by"}``, also when it
+    was not locked; 404 ``not_found``. Every replica forgets the failures from before the unlock
+    (the others when the username next meets their limit). Recorded as the user's ``unlocked_at``
+    / ``unlocked_by`` and logged as ``gateway.user.unlocked``.
+
+    The per-IP limit is not lifted: it keys an address, not an account (the same address may be an
+    office's NAT or a guesser's, trying many accounts), so it is no lock of this user's; and it
+    locks nothing for long, refilling by itself (its whole burst in ``rate_limit_burst /
+    rate_limit_per_minute`` minutes, 10 s by default). Refilling it would give whoever is at that
+    address a fresh burst of guesses at every account."""
+    failures: LoginFailures = request.app.state.login_failures
+    return await service.unlock_user(username, by=admin, failures=failures, uow=uow)
 
 
 @admin_router.patch("/clients/{client_id}", response_model=ClientOut)

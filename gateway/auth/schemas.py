@@ -100,7 +100,25 @@ class UserOut(BaseModel):
     active: bool
     # The last deactivation (kept after a reactivation: tokens issued before it stay refused).
     deactivated_at: datetime | None = None
+    # Until when this gateway replica refuses the user's sign-in after too many failed ones (null:
+    # not locked); the last lifting of such a lock by an administrator, and by whom.
+    locked_until: datetime | None = None
+    unlocked_at: datetime | None = None
+    unlocked_by: str | None = None
     created_at: datetime
+
+
+class SignInLock(BaseModel):
+    """``POST /api/v1/admin/users/{username}:unlock``: the user's sign-in lock after the unlock,
+    as the replica that served it sees it (``locked`` false, ``locked_until`` null,
+    ``failed_attempts`` 0), and the unlock recorded on the user."""
+
+    username: str
+    locked: bool
+    locked_until: datetime | None
+    failed_attempts: int
+    unlocked_at: datetime
+    unlocked_by: str
 
 
 class ClientCreate(_Strict):

@@ -24,9 +24,18 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.auth.passwords import generate_secret, hash_secret, verify_secret
 from gateway.auth.revocation import Revocations, wait_past
-from gateway.auth.schemas import ClientCreate, ClientCreated, ClientOut, DonorRegistration, UserCreate, UserOut
+from gateway.auth.schemas import (
+    ClientCreate,
+    ClientCreated,
+    ClientOut,
+    DonorRegistration,
+    SignInLock,
+    UserCreate,
+    UserOut,
+)
 from gateway.auth.users import check_assignment
 from gateway.models import Client, User
+from gateway.ratelimit import LoginFailures
 from shared.auth import DONOR, Principal
 from shared.db import UnitOfWork
 from shared.errors import Problem, not_found, validation_problem
@@ -65,11 +74,22 @@ async def _insert_user(
     return user
 
 
-def user_out(user: User) -> UserOut:
-    return UserOut.model_validate(user, from_attributes=True)
+def _epoch(at: datetime | None) -> float | None:
+    return None if at is None else at.timestamp()
 
 
-async def create_user(data: UserCreate, *, uow: UnitOfWork) -> UserOut:
+def user_out(user: User, failures: LoginFailures | None = None) -> UserOut:
+    """The user as the API shows it; with ``failures``, its ``locked_until`` on this replica (after
+    forgetting the failures from before the user's last unlock, which may come from another replica)."""
+    out = UserOut.model_validate(user, from_attributes=True)
+    if failures is not None:
+        failures.apply_unlock(user.username, _epoch(user.unlocked_at))
+        until = failures.locked_until(user.username)
+        out.locked_until = None if until is None else datetime.fromtimestamp(until, UTC)
+    return out
+
+
+async def create_user(data: UserCreate, *, failures: LoginFailures | None = None, uow: UnitOfWork) -> UserOut:
     """A staff user (district_admin's ``POST /api/v1/admin/users``)."""
     town, village = check_assignment(data.roles, data.town, data.village)
     async with uow:
@@ -77,7 +97,7 @@ async def create_user(data: UserCreate, *, uow: UnitOfWork) -> UserOut:
             uow, username=data.username, password=data.password, display_name=data.display_name,
             roles=data.roles, town=town, village=village,
         )
-    return user_out(user)
+    return user_out(user, failures)
 
 
 async def register_donor(data: DonorRegistration, *, uow: UnitOfWork) -> UserOut:
@@ -95,13 +115,13 @@ async def register_donor(data: DonorRegistration, *, uow: UnitOfWork) -> UserOut
     return user_out(user)
 
 
-async def list_users(page: PageParams, *, uow: UnitOfWork) -> Page[UserOut]:
-    """Users by username (keyset pagination)."""
+async def list_users(page: PageParams, *, failures: LoginFailures | None = None, uow: UnitOfWork) -> Page[UserOut]:
+    """Users by username (keyset pagination), with ``locked_until`` when ``failures`` is given."""
     async with uow:
         query = select(User).order_by(User.username).limit(page.limit + 1)
         if page.after:
             query = query.where(User.username > str(page.after[0]))
-        rows = [user_out(u) for u in (await uow.session.scalars(query)).all()]
+        rows = [user_out(u, failures) for u in (await uow.session.scalars(query)).all()]
     return make_page(rows, page.limit, key=lambda u: [u.username])
 
 
@@ -147,7 +167,8 @@ def _subject(account: User | Client) -> str:
 
 
 async def set_user_active(
-    username: str, active: bool, *, by: Principal, revocations: Revocations, uow: UnitOfWork,
+    username: str, active: bool, *, by: Principal, revocations: Revocations,
+    failures: LoginFailures | None = None, uow: UnitOfWork,
 ) -> UserOut:
     """Deactivate or reactivate a staff user or donor (``username`` ignoring case). 404
     ``not_found``; 409 ``cannot_deactivate_self`` for the caller's own account. A deactivated user
@@ -161,7 +182,42 @@ async def set_user_active(
             raise Problem(409, "cannot_deactivate_self", "You cannot deactivate your own account")
         await _set_active(user, active, kind="user", key={"user_id": str(user.id), "by": by.subject},
                           revocations=revocations, uow=uow)
-        return user_out(user)
+        return user_out(user, failures)
+
+
+async def unlock_user(username: str, *, by: Principal, failures: LoginFailures, uow: UnitOfWork) -> SignInLock:
+    """Lift the sign-in lock of a staff user or donor (``username`` ignoring case): forget its failed
+    password sign-ins so far, at once on this replica and, through the row's ``unlocked_at``, on
+    every other one the next time it would refuse the user. Idempotent: a user who is not locked
+    is unlocked all the same (and the unlock recorded). 404 ``not_found``.
+
+    Records ``unlocked_at`` / ``unlocked_by`` (the administrator's subject) on the user and logs
+    ``gateway.user.unlocked`` with the user's id (never the name: a donor's username may be a
+    phone number) and whether this replica had it locked. The per-IP limit stays as it is: it
+    keys an address, not an account, and is shared by every account tried from it."""
+    async with uow:
+        user = await uow.session.scalar(select(User).where(same_username(username)).with_for_update())
+        if user is None:
+            raise not_found("user")
+        failures.apply_unlock(user.username, _epoch(user.unlocked_at))
+        was_locked = failures.blocked_for(user.username) is not None
+        user.unlocked_at = datetime.fromtimestamp(failures.wall(), UTC)
+        user.unlocked_by = by.subject
+        await uow.commit()
+        failures.forget(user.username)
+        log.info("gateway.user.unlocked", user_id=str(user.id), by=by.subject, was_locked=was_locked)
+        until = failures.locked_until(user.username)  # None, unless a failure raced the unlock
+        return SignInLock(
+            username=user.username, locked=until is not None,
+            locked_until=None if until is None else datetime.fromtimestamp(until, UTC),
+            failed_attempts=failures.failures(user.username), unlocked_at=user.unlocked_at, unlocked_by=by.subject,
+        )
+
+
+async def unlocked_at(username: str, *, uow: UnitOfWork) -> float | None:
+    """The user's last unlock (epoch seconds), or None (never unlocked, or no such user)."""
+    async with uow:
+        return _epoch(await uow.session.scalar(select(User.unlocked_at).where(same_username(username))))
 
 
 async def set_client_active(
