@@ -41,6 +41,7 @@ from shared.events.models import DeadLetter
 from shared.http import BodyGuardMiddleware, FastPathMiddleware, RequestContextMiddleware
 from shared.logging import configure_logging
 from shared.pagination import Page, PageParams, configure_cursor_secret, make_page, page_params
+from shared.query import refuse_unknown_query
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("shared.app")
@@ -358,6 +359,8 @@ def create_service_app(spec: ServiceSpec) -> FastAPI:
         # The suite's observability is its Prometheus metrics and JSON logs; FastAPI's native
         # OpenTelemetry hooks, on by default, would look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        # Every route refuses query parameters it does not declare (422 unknown_parameter).
+        dependencies=[Depends(refuse_unknown_query)],
     )
     app.state.settings = settings
     app.state.service_name = spec.name
