@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
@@ -112,8 +112,8 @@ async def audit_log(
     record_id: uuid.UUID | None = Query(None, description="the case id"),
     person_id: str | None = Query(None, max_length=64, description="the applicant's registry person id"),
     household_id: str | None = Query(None, max_length=64),
-    since: BusinessDatetime | None = Query(None, alias="from", description="at or after (aware instant)"),
-    until: BusinessDatetime | None = Query(None, alias="to", description="before (aware instant)"),
+    since: Annotated[BusinessDatetime | None, Query(alias="from", description="at or after (aware instant)")] = None,
+    until: Annotated[BusinessDatetime | None, Query(alias="to", description="before (aware instant)")] = None,
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     _: Principal = Depends(require_roles(*AUDIT_READERS)),
@@ -125,7 +125,7 @@ async def audit_log(
     roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
     after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
     query = select(AccessAudit).order_by(AccessAudit.id.desc()).limit(page.limit + 1)
-    if actor is not None:
+    if actor:  # empty: no filter, as in eligibility's audit log
         query = query.where(func.lower(AccessAudit.actor) == actor.lower())
     for column, value in ((AccessAudit.case_id, record_id),
                           (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)):

@@ -10,6 +10,8 @@ them.
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -106,8 +108,8 @@ async def audit_log(
     record_id: str | None = Query(None, max_length=64, description="a registry person id or a run id"),
     record_type: str | None = Query(None, pattern="^(person|run)$"),
     action: str | None = Query(None, max_length=80),
-    since: BusinessDatetime | None = Query(None, alias="from", description="at or after (aware instant)"),
-    until: BusinessDatetime | None = Query(None, alias="to", description="before (aware instant)"),
+    since: Annotated[BusinessDatetime | None, Query(alias="from", description="at or after (aware instant)")] = None,
+    until: Annotated[BusinessDatetime | None, Query(alias="to", description="before (aware instant)")] = None,
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     _: Principal = Depends(require_roles(*AUDIT_READERS)),
@@ -118,7 +120,7 @@ async def audit_log(
     other roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
     after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
     query = select(AuditRead).order_by(AuditRead.id.desc()).limit(page.limit + 1)
-    if actor is not None:
+    if actor:  # empty: no filter, as in eligibility's audit log
         query = query.where(func.lower(AuditRead.actor) == actor.lower())
     for column, value in ((AuditRead.record_id, record_id),
                           (AuditRead.record_type, record_type), (AuditRead.action, action)):

@@ -76,9 +76,25 @@ async def test_bad_household_is_422_and_stores_nothing(clients, change: dict, co
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["code"] == code
-    if number and code != "checksum" and code != "format":
+    if number and code not in ("checksum", "format"):
         lookup = await clients["caseworker_a"].get("/api/v1/eligibility/persons", params={"id_number": number})
         assert lookup.json()["items"] == []
+
+
+async def test_the_id_number_lookup_reads_numbers_as_registration_does(registered, clients) -> None:
+    """The lookup's ``id_number`` is parsed as at registration: full-width digits, a lower-case x
+    and an ideographic space find the person; a malformed number is 422, not an empty page."""
+    member = registered["household"]["members"][0]
+    number = member["id_number"]
+    full_width = number.translate({ord(str(d)): chr(0xFF10 + d) for d in range(10)}).replace("X", "ｘ")
+    for typed in (number, full_width, "\u3000" + number.lower() + " "):
+        items = (await clients["caseworker_a"].get("/api/v1/eligibility/persons", params={"id_number": typed})).json()["items"]
+        assert [p["person_id"] for p in items] == [member["person_id"]], typed
+    for typed, code in (("abc", "format"), ("٣٥٠٥٠٥١٩٨٠٠١٠١١٢٣٤", "format"), (number[:-1] + ("0" if number[-1] != "0" else "1"), "checksum")):
+        response = await clients["caseworker_a"].get("/api/v1/eligibility/persons", params={"id_number": typed})
+        assert (response.status_code, response.json()["code"]) == (422, code)
+    listed = await clients["caseworker_a"].get(H, params={"town": "35050599"})
+    assert listed.status_code == 422 and listed.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_future_birth_date_is_refused(clients) -> None:

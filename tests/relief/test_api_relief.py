@@ -656,10 +656,15 @@ async def test_case_reads_are_audited_and_queryable_by_the_auditor(api, gateway_
     # Usernames are unique ignoring case: so is the filter (same rows, whatever the case typed).
     upper = (await auditor.get("/api/v1/relief/audit-log", params={"actor": entry["actor"].upper(), "limit": 500})).json()["items"]
     assert [e["id"] for e in upper] == [e["id"] for e in mine]
+    unfiltered = (await auditor.get("/api/v1/relief/audit-log", params={"limit": 500})).json()["items"]
+    assert (await auditor.get("/api/v1/relief/audit-log", params={"actor": "", "limit": 500})).json()["items"] == unfiltered
     window = {"record_id": case["id"], "from": "2020-10-13T10:00:00+08:00", "to": "2020-10-13T10:00:01+08:00"}
     assert len((await api.get("/api/v1/relief/audit-log", params=window)).json()["items"]) == 2  # district admin
     later = (await auditor.get("/api/v1/relief/audit-log", params={**window, "from": "2020-10-13T10:00:01+08:00"})).json()
     assert later == {"items": [], "next_cursor": None}
+    for bad, code in (("2020-10-13T10:00:00", "timezone_aware"), ("1900-01-01T00:00:00+08:00", "out_of_range")):
+        refused = await auditor.get("/api/v1/relief/audit-log", params={"from": bad})
+        assert (refused.status_code, refused.json()["code"]) == (422, code)
     first = (await auditor.get("/api/v1/relief/audit-log", params={"record_id": case["id"], "limit": 1})).json()
     rest = (await auditor.get("/api/v1/relief/audit-log", params={"record_id": case["id"], "cursor": first["next_cursor"]})).json()
     assert [e["id"] for e in first["items"] + rest["items"]] == [e["id"] for e in entries] and rest["next_cursor"] is None

@@ -67,7 +67,29 @@ async def test_declared_parameters_pass_and_each_undeclared_one_is_named() -> No
     body = both.json()
     assert body["code"] == "unknown_parameter"
     assert [e["field"] for e in body["errors"]] == ["Year", "stauts"]
-    assert "Year, stauts" in body["detail"]
+    assert "'Year', 'stauts'" in body["detail"]
+
+
+async def test_a_single_valued_parameter_given_twice_is_refused() -> None:
+    """``?status=open&status=closed`` would silently keep the last value."""
+    app = service_app("relief")
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as client:
+        twice = await client.get("/api/v1/relief/cases?status=open&status=paid&limit=5&year=2020&year=2021")
+        empty_name = await client.get("/api/v1/relief/cases?=1")
+    assert twice.status_code == 422 and twice.json()["code"] == "repeated_parameter"
+    assert [e["field"] for e in twice.json()["errors"]] == ["status", "year"]
+    assert empty_name.json()["code"] == "unknown_parameter" and "''" in empty_name.json()["detail"]
+
+
+def test_list_typed_parameters_may_repeat() -> None:
+    from typing import Annotated
+
+    from fastapi import Query
+
+    from shared.query import _takes_many
+
+    assert _takes_many(list[str]) and _takes_many(list[str] | None) and _takes_many(Annotated[list[int] | None, Query()])
+    assert not _takes_many(str) and not _takes_many(int | None) and not _takes_many(Annotated[str, Query()])
 
 
 async def test_the_gateway_proxy_leaves_the_check_to_the_service() -> None:

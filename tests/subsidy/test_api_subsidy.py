@@ -630,6 +630,8 @@ async def test_reads_of_persons_are_audited_and_queryable_by_the_auditor(api, pe
 
     problem(await api.get("/api/v1/subsidy/audit-log", headers=bearer(own)), 403, "forbidden")
     problem(await api.get("/api/v1/subsidy/audit-log", params={"cursor": "WyJ4Il0"}, headers=bearer(auditor)), 422, "invalid_cursor")
+    problem(await api.get("/api/v1/subsidy/audit-log", params={"to": "2020-06-01T00:00:00"}, headers=bearer(auditor)), 422, "timezone_aware")
+    problem(await api.get("/api/v1/subsidy/audit-log", params={"from": "2100-01-01T00:00:00Z"}, headers=bearer(auditor)), 422, "out_of_range")
     assert (await api.get("/api/v1/subsidy/audit-log", params={"action": "subsidy.roster.person.read", "limit": 1})).status_code == 200
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from fractions import Fraction
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, status
 from fastapi.responses import JSONResponse
@@ -194,8 +194,8 @@ async def register_household(
 
 @router.get("/households", response_model=Page[HouseholdSummary])
 async def list_households(
-    town: TownCode | None = Query(None),
-    village: VillageCode | None = Query(None),
+    town: Annotated[TownCode | None, Query()] = None,
+    village: Annotated[VillageCode | None, Query()] = None,
     registered_poor: bool | None = Query(None),
     ex_poor: bool | None = Query(None),
     edge: bool | None = Query(None),
@@ -328,7 +328,7 @@ async def household_history(household_id: uuid.UUID, request: Request, page: Pag
 @router.get("/persons", response_model=Page[PersonView])
 async def find_persons(
     request: Request,
-    id_number: IdNumber = Query(..., description="the resident ID number to look up"),
+    id_number: Annotated[IdNumber, Query(description="the resident ID number to look up")],
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Readers,
 ) -> Page[PersonView]:

@@ -251,7 +251,7 @@ async def refuse_registered(session: AsyncSession, numbers: Sequence[tuple[str, 
         raise Problem(
             409,
             "id_number_registered",
-            "this ID number is already registered in another household record",
+            "this ID number is already registered (one person, one record)",
             household_id=str(household_id),
             person_id=str(person_id),
             errors=[{"field": wanted[number], "code": "id_number_registered",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import uuid
 from datetime import datetime
 
@@ -84,7 +86,7 @@ async def accept_application(body: ApplicationIn, uow: UnitOfWork = Depends(get_
 async def list_applications(
     status_: str | None = Query(None, alias="status", max_length=20),
     household_id: uuid.UUID | None = Query(None),
-    town: TownCode | None = Query(None, description="a town's 9-digit code"),
+    town: Annotated[TownCode | None, Query(description="a town's 9-digit code")] = None,
     page: PageParams = Depends(page_params),
     uow: UnitOfWork = Depends(get_uow),
     principal: Principal = Depends(require_roles(*READERS)),
