@@ -175,15 +175,14 @@ def personal_data_findings(text: str) -> list[PersonalDataFinding]:
     family member's name at all. Findings are sorted by position; digits inside an ID number
     are not reported again as a phone.
 
-    The patterns run on normalised views of the text (:mod:`services.wishes.normalise`): full-width
-    digits, Chinese numerals (一三八…, 壹叁捌…, 十 for "10" in a spelled-out number), separators
-    between digits (spaces, full-width spaces, dashes), invisible characters, HTML tags and
-    character references (``138<br>1234&#53;678``) do not hide a number; ``start``/``end`` are
-    positions in ``text`` as given.
+    The patterns run on normalised views of the text (:func:`services.wishes.normalise.views`):
+    full-width digits, Chinese numerals (一三八…, 壹叁捌…, 十 for "10" or a teen's "1" in a spelled-out
+    number), separators between digits (spaces, dashes, brackets), invisible characters (Cf,
+    combining marks, default-ignorables such as Hangul fillers), HTML tags, hidden elements
+    (``<script>``, ``<style>``) and character references (``138<br>1234&#53;678``) do not hide a
+    number; ``start``/``end`` are positions in ``text`` as given.
     """
-    # The compact (rendered) view first: its match spans the whole number, where the folded view
-    # (markup as typed) may see only the part of it between two tags.
-    views = (normalise.compact(text), normalise.folded(text))
+    views = normalise.views(text)  # rendered first: their match spans the whole number
     findings: list[PersonalDataFinding] = []
     taken: list[tuple[int, int]] = []
     for kind, pattern, searched in (("id_number", _ID_NUMBER, views), ("phone", _PHONE, views),

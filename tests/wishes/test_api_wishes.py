@@ -29,7 +29,11 @@ HIDDEN_PERSONAL_DATA = ("电话１３８１２３４５６７８", "身份证号
                         "３５０５２１１９８６０９０５００１２", "户主电话１３８１２３４５６７８ 身份证３５０５２１１９８６０９０５００１２",
                         # markup, character references and 十 for "10" (R-MW-2)
                         "电话138<br>1234<b>5678</b>", "电话138&nbsp;1234&#53;678", "电话一三八十二三四五六七",
-                        "身份证350521<span>19860905</span>001X", "电话1\u200b3\u00ad8 - 1234 - 56\u20607\ufeff8")
+                        "身份证350521<span>19860905</span>001X", "电话1\u200b3\u00ad8 - 1234 - 56\u20607\ufeff8",
+                        # brackets, hidden elements, quoted ">", non-Cf invisibles and 十 as a teen (R-MW-2)
+                        "电话 <138>12345678", "电话 &lt;138&gt;12345678", "1<script>x</script>3812345678",
+                        "1<b title='a>b'>3</b>812345678", "1< b >3812345678", "1\u034f3812345678",
+                        "1\u3164 3812345678", "手机一三八一二三四五六十一", "电话一三五十二三四五六七八")
 D = Decimal
 TOWN_A = village_codes(1)  # 南埔镇 350505100: every village used here (quota 5 per campaign) is in it
 
@@ -521,7 +525,7 @@ async def test_calculators(world: WishWorld) -> None:
         found = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": hidden})).json()
         assert found["publishable"] is False and found["findings"], hidden
     for ordinary in ("书包2个", "价格120元", "三年级", "书包2个，价格120元，三年级学生用", "十斤大米", "五十元",
-                     "2026年11月30日前送到", "<p>书包2个</p>"):
+                     "2026年11月30日前送到", "<p>书包2个</p>", "双十一", "一百二十元", "二〇二六年十一月三十日"):
         fine = (await api.post("/api/v1/wishes/publication:evaluate", json={"title": "书包", "description": ordinary})).json()
         assert (fine["publishable"], fine["findings"]) == (True, []), ordinary
     assert_problem(await world.public.post("/api/v1/wishes/pledges:evaluate", json={"cost": "1"}), 401, "unauthorized")

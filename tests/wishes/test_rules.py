@@ -195,6 +195,29 @@ def test_ordinary_text_with_numbers_is_publishable(text: str) -> None:
     ("电话一三八 十二三四 五六七", [("phone", "一三八 十二三四 五六七")]),
     ("电话一三八<b>十</b>二三四五六七", [("phone", "一三八<b>十</b>二三四五六七")]),
     ("身份证三五〇五二一一九八六十〇五〇〇一二", [("id_number", "三五〇五二一一九八六十〇五〇〇一二")]),
+    # R-MW-2 gap 3: brackets, hidden elements, quoted ">", sloppy tags, escaped brackets
+    ("电话 <138>12345678", [("phone", "138>12345678")]),  # "<1" is text in HTML, the brackets only split
+    ("电话 &lt;138&gt;12345678", [("phone", "138&gt;12345678")]),
+    ("电话【138】12345678", [("phone", "138】12345678")]),
+    ("1<script>x</script>3812345678", [("phone", "1<script>x</script>3812345678")]),
+    ("1<style>b{}</style>3812345678", [("phone", "1<style>b{}</style>3812345678")]),
+    ("1<SCRIPT type='a>b'>x</SCRIPT >3812345678", [("phone", "1<SCRIPT type='a>b'>x</SCRIPT >3812345678")]),
+    ("1<noscript>3812345678</noscript>", [("phone", "1<noscript>3812345678")]),  # shown without scripts
+    ("1<b title='a>b'>3</b>812345678", [("phone", "1<b title='a>b'>3</b>812345678")]),
+    ('1<b title="a>b">3812345678', [("phone", '1<b title="a>b">3812345678')]),
+    ("1< b >3812345678", [("phone", "1< b >3812345678")]),
+    ("1<!38>3812345678", [("phone", "1<!38>3812345678")]),  # a bogus comment: not shown
+    # invisible characters that are not Cf: default-ignorable code points, combining marks, braille blank
+    ("1\u034f3812345678", [("phone", "1\u034f3812345678")]),
+    ("1\u3164 3812345678", [("phone", "1\u3164 3812345678")]),
+    ("电话1\u115f38\u11601234\uffa05678", [("phone", "1\u115f38\u11601234\uffa05678")]),
+    ("电话138\u28001234\u28005678", [("phone", "138\u28001234\u28005678")]),
+    ("电话1\u03013\ufe0f8\u20e312345678", [("phone", "1\u03013\ufe0f8\u20e312345678")]),
+    ("身份证350521\u034f19860905\u3164001X", [("id_number", "350521\u034f19860905\u3164001X")]),
+    # 十 as a teen inside a spelled-out number (十一 = 11)
+    ("手机一三八一二三四五六十一", [("phone", "一三八一二三四五六十一")]),
+    ("电话一三五十二三四五六七八", [("phone", "一三五十二三四五六七八")]),
+    ("电话壹叁伍拾贰叁肆伍陆柒捌", [("phone", "壹叁伍拾贰叁肆伍陆柒捌")]),
 ])
 def test_personal_data_hidden_by_markup_or_invisible_characters_is_found(
     text: str, found: list[tuple[str, str]],
@@ -213,6 +236,41 @@ def test_ten_is_10_only_in_a_run_of_at_least_seven_digits(text: str, view: str) 
     assert normalise.folded(text)[0] == view
 
 
+@pytest.mark.parametrize(("text", "view"), [
+    ("一三五十二三四五六七八", "13512345678"), ("一三八一二三四五六十一", "13812345611"),
+    ("一二三四五六七十", "123456710"),  # no numeral after 十: "10" still
+    ("一三五 十 二三四五六七八", "135 1 2345678"), ("十一月三十日", "十1月3十日"), ("双十一", "双十1"),
+])
+def test_ten_before_a_numeral_reads_as_a_teen_in_the_teens_view(text: str, view: str) -> None:
+    """R-MW-2: the second reading of 十 (十一 = 11), again only inside a run of seven digits or more."""
+    assert normalise.folded(text, teens=True)[0] == view
+
+
+@pytest.mark.parametrize(("text", "browser", "lenient"), [
+    ("电话 <138>12345678", "电话 <13812345678", "电话 <13812345678"),  # "<1" is text, the brackets split
+    ("电话 &lt;138&gt;12345678", "电话 <13812345678", "电话 <13812345678"),
+    ("1<script>x</script>38", "138", "1x38"), ("1<style>x</style>38", "138", "1x38"),
+    ("1<noscript>x</noscript>38", "138", "1x38"), ("1<template>x</template>38", "138", "1x38"),
+    ("1<b title='a>b'>3</b>8", "138", "1b'>38"), ("1< b >38", "1< b >38", "138"),
+    ("价格<100元", "价格<100元", "价格<100元"), ("1<script>x", "1", "1x"), ("1<!-- a -->3<?x>8", "138", "138"),
+])
+def test_the_rendered_views_drop_what_a_browser_or_a_sloppy_reader_does_not_show(
+    text: str, browser: str, lenient: str,
+) -> None:
+    """R-MW-2: markup a browser hides (tags, comments, script/style/template/noscript content) is
+    dropped in the browser view; the lenient view drops anything tag-like and keeps element content."""
+    assert normalise.compact(text)[0] == browser
+    assert normalise.compact(text, lenient=True)[0] == lenient
+
+
+@pytest.mark.parametrize("ch", ["\u00ad", "\u034f", "\u115f", "\u1160", "\u180e", "\u200b", "\u2060", "\u2800",
+                                "\u3164", "\ufe0f", "\ufeff", "\uffa0", "\U000e0041", "\u0301", "\u20e3"])
+def test_invisible_characters_are_dropped_from_every_view(ch: str) -> None:
+    text = f"13{ch}8"
+    assert all(view[0] == "138" for view in normalise.views(text)), ch
+    assert normalise.compact(text)[1] == [(0, 1), (1, 2), (3, 4)]
+
+
 def test_a_view_maps_every_character_back_to_what_the_officer_typed() -> None:
     text = "a&nbsp;<b>十</b>一二三四五六七"
     chars, spans = normalise.compact(text)
@@ -227,6 +285,8 @@ def test_a_view_maps_every_character_back_to_what_the_officer_typed() -> None:
     "1、2、3", "三年级二班", "初二（3）班", "高三学生的复习资料", "ISBN 978-7-5442-5399-4 的字典", "ISBN 7-5442-5399-X",
     "上午10:30送到", "<p>书包2个</p><p>价格120元</p>", "书包2个<br>文具3套", "价格&lt;200元", "价格<100元的台灯",
     "1<br>2<br>3<br>4<br>5", "AT&T 手机壳一个", "电饭煲&nbsp;1台\u200b", "一、二、三、四、五、六、七、八、九、十",
+    "双十一", "一百二十元", "第十个", "十二月", "十一月", "双十一买的一百二十元的棉被", "《新华字典》2本【第12版】",
+    "<script>alert(1)</script>书包2个", "价格<100元>50元", "一二三四五六七八九十一", "1 < 2 < 3",
 ])
 def test_ordinary_text_with_markup_or_ten_is_publishable(text: str) -> None:
     assert rules.personal_data_findings(text) == []
