@@ -16,11 +16,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, Uuid, func, select, text
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, Uuid, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.relief.models import Base
 from shared.app import get_uow
+from shared.auditlog import audit_log_query
 from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, client_of, require_roles
 from shared.db import UnitOfWork
 from shared.http import request_id_of
@@ -120,23 +121,10 @@ async def audit_log(
 ) -> Page[AuditOut]:
     """Staff reads of relief applicants' data, newest first (auditor, district administrator):
     who, when, which case and applicant, through which client. Filters (AND): ``actor`` (ignoring
-    case, as usernames are),
-    ``record_id`` (case), ``person_id``, ``household_id``, ``from`` ≤ at < ``to``. 403 for other
+    case, as usernames are), ``record_id`` (case), ``person_id``, ``household_id``, ``from`` ≤ at < ``to``. 403 for other
     roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
-    after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
-    query = select(AccessAudit).order_by(AccessAudit.id.desc()).limit(page.limit + 1)
-    if actor:  # empty: no filter, as in eligibility's audit log
-        query = query.where(func.lower(AccessAudit.actor) == actor.lower())
-    for column, value in ((AccessAudit.case_id, record_id),
-                          (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(AccessAudit.at >= since)
-    if until is not None:
-        query = query.where(AccessAudit.at < until)
-    if after is not None:
-        query = query.where(AccessAudit.id < after)
+    query = audit_log_query(AccessAudit, page, actor=actor, since=since, until=until, equal=(
+        (AccessAudit.case_id, record_id), (AccessAudit.person_id, person_id), (AccessAudit.household_id, household_id)))
     async with uow:
         rows = [AuditOut.of(r) for r in (await uow.session.scalars(query)).all()]
     return make_page(rows, page.limit, key=lambda r: [r.id])

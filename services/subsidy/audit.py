@@ -17,12 +17,13 @@ from datetime import datetime
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel
-from sqlalchemy import BigInteger, DateTime, Index, String, Text, func, select, text
+from sqlalchemy import BigInteger, DateTime, Index, String, Text, text
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.subsidy.models import Base
 from shared.app import get_uow
+from shared.auditlog import audit_log_query
 from shared.auth import AUDITOR, DISTRICT_ADMIN, Principal, client_of, require_roles
 from shared.db import UnitOfWork
 from shared.http import request_id_of
@@ -116,22 +117,10 @@ async def audit_log(
 ) -> Page[AuditOut]:
     """Staff reads of payment lines, bank files and roster persons, newest first (auditor,
     district administrator): who, when, which person or run, through which client. Filters
-    (AND): ``actor`` (ignoring case, as usernames are), ``record_id``, ``record_type``, ``action``, ``from`` ≤ at < ``to``. 403 for
-    other roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
-    after = int(page.after[0]) if page.after else None  # signed by make_page below: an [id]
-    query = select(AuditRead).order_by(AuditRead.id.desc()).limit(page.limit + 1)
-    if actor:  # empty: no filter, as in eligibility's audit log
-        query = query.where(func.lower(AuditRead.actor) == actor.lower())
-    for column, value in ((AuditRead.record_id, record_id),
-                          (AuditRead.record_type, record_type), (AuditRead.action, action)):
-        if value is not None:
-            query = query.where(column == value)
-    if since is not None:
-        query = query.where(AuditRead.at >= since)
-    if until is not None:
-        query = query.where(AuditRead.at < until)
-    if after is not None:
-        query = query.where(AuditRead.id < after)
+    (AND): ``actor`` (ignoring case, as usernames are), ``record_id``, ``record_type``, ``action``,
+    ``from`` ≤ at < ``to``. 403 for other roles; 422 ``invalid_cursor``, ``timezone_aware``, ``out_of_range``."""
+    query = audit_log_query(AuditRead, page, actor=actor, since=since, until=until, equal=(
+        (AuditRead.record_id, record_id), (AuditRead.record_type, record_type), (AuditRead.action, action)))
     async with uow:
         rows = [AuditOut.of(r) for r in (await uow.session.scalars(query)).all()]
     return make_page(rows, page.limit, key=lambda r: [r.id])

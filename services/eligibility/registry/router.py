@@ -64,6 +64,7 @@ from services.eligibility.registry.schemas import (
 from services.eligibility.schemas import IdNumber, TownCode, VillageCode
 from shared import regions
 from shared.app import get_uow
+from shared.auditlog import audit_log_query
 from shared.auth import DISTRICT_ADMIN, Principal, authenticated, client_of, require_roles
 from shared.db import UnitOfWork
 from shared.errors import Problem
@@ -389,19 +390,8 @@ async def audit_log(
     which record, through which client. Filters: actor (ignoring case, as usernames are),
     record_id, household_id, from, to."""
     async with uow:
-        query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(page.limit + 1)
-        if actor:
-            query = query.where(func.lower(AuditEntry.actor) == actor.lower())
-        if record_id:
-            query = query.where(AuditEntry.record_id == record_id)
-        if household_id:
-            query = query.where(AuditEntry.household_id == household_id)
-        if since:
-            query = query.where(AuditEntry.at >= since)
-        if until:
-            query = query.where(AuditEntry.at < until)
-        if page.after:
-            query = query.where(AuditEntry.id < int(page.after[0]))
+        query = audit_log_query(AuditEntry, page, actor=actor, since=since, until=until, equal=(
+            (AuditEntry.record_id, record_id), (AuditEntry.household_id, household_id)))
         rows = [AuditOut.model_validate(r, from_attributes=True) for r in (await uow.session.scalars(query)).all()]
         return make_page(rows, page.limit, key=lambda r: [r.id])
 
