@@ -10,6 +10,7 @@ read back from its JetStream stream.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import random
 import time
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from shared.auth import Principal
@@ -244,3 +246,29 @@ async def make_staff(api):
         return username, await get_token(str(api.base_url).rstrip("/"), username, password)
 
     return factory
+
+
+# --- API helpers (village-scope tests) ---------------------------------------------------------
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_sub(token: str) -> str:
+    """The ``sub`` claim of a JWT (read, not verified)."""
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
+
+
+async def every(api: httpx.AsyncClient, token: str, path: str, **params: str) -> list[dict]:
+    """Every item of the care list ``path`` (under /api/v1/care) as ``token`` sees it, page by page."""
+    items, cursor = [], None
+    while True:
+        response = await api.get(f"/api/v1/care{path}", headers=auth(token),
+                                 params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {}))
+        assert response.status_code == 200, response.text
+        page = response.json()
+        items += page["items"]
+        if not (cursor := page["next_cursor"]):
+            return items

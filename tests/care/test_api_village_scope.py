@@ -4,27 +4,16 @@ town's is — while the town's caseworker still sees every village of the town."
 
 from __future__ import annotations
 
-import base64
-import json
 from datetime import date
 
 import httpx
 import pytest
 
-from tests.care.conftest import new_id_number
+from tests.care.conftest import auth, every, new_id_number, token_sub
 
 TOWN = "350505103"  # 峰尾镇
 OWN, OTHER = "350505103001", "350505103002"
 C = "/api/v1/care"
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def token_sub(token: str) -> str:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
 
 
 async def _created(response: httpx.Response) -> dict:
@@ -57,29 +46,18 @@ async def villages(api: httpx.AsyncClient, set_clock, make_staff) -> dict:
     return made
 
 
-async def _every(api: httpx.AsyncClient, token: str, path: str, **params: str) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        response = await api.get(f"{C}{path}", headers=auth(token), params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {}))
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["items"]
-        if not (cursor := page["next_cursor"]):
-            return items
-
-
 LISTS = [("/persons", "id", "person"), ("/left-behind", "id", "entry"), ("/visit-plans", "id", "plan"),
          ("/referrals", "person_id", "person")]
 
 
 @pytest.mark.parametrize(("path", "field", "key"), LISTS)
 async def test_a_village_officer_lists_its_own_village_only(api: httpx.AsyncClient, villages: dict, path: str, field: str, key: str) -> None:
-    mine = await _every(api, villages["officer"], path)
+    mine = await every(api, villages["officer"], path)
     seen = {row[field] for row in mine}
     assert villages["own"][key] in seen and villages["other"][key] not in seen
     if path != "/referrals":  # referrals carry no village
         assert {row["village"] for row in mine} == {OWN}
-    town = {row[field] for row in await _every(api, villages["caseworker"], path)}
+    town = {row[field] for row in await every(api, villages["caseworker"], path)}
     assert {villages["own"][key], villages["other"][key]} <= town
 
 

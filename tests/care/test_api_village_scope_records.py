@@ -7,29 +7,18 @@ village."""
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 
 import httpx
 import pytest
 
-from tests.care.conftest import Registry
+from tests.care.conftest import Registry, auth, every
 
 TOWN = "350505100"  # 南埔镇
 OWN, OTHER = "350505100001", "350505100003"
 OTHER_TOWN = "350505101"
 C = "/api/v1/care"
 PARTIAL = ["bathing"]
-
-
-def auth(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-def token_sub(token: str) -> str:
-    payload = token.split(".")[1]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))["sub"]
 
 
 async def _ok(response: httpx.Response, status: int = 201) -> dict:
@@ -110,17 +99,6 @@ async def villages(api: httpx.AsyncClient, set_clock, registry: Registry, make_s
     await api.patch(f"{C}/homes/{home['id']}", json={"active": False})
 
 
-async def _every(api: httpx.AsyncClient, token: str, path: str, **params: str) -> list[dict]:
-    items, cursor = [], None
-    while True:
-        response = await api.get(f"{C}{path}", headers=auth(token), params=params | {"limit": 500} | ({"cursor": cursor} if cursor else {}))
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["items"]
-        if not (cursor := page["next_cursor"]):
-            return items
-
-
 # (list path, the field naming the record, the key of the record in ``villages``)
 LISTS = [
     ("/reassessments", "id", "reassessment"),
@@ -138,28 +116,28 @@ async def test_a_village_officer_lists_its_own_villages_persons_records_only(
     api: httpx.AsyncClient, villages: dict, path: str, field: str, key: str
 ) -> None:
     path = path.format(programme=villages["programme"])
-    mine = await _every(api, villages["officer"], path)
+    mine = await every(api, villages["officer"], path)
     seen = {row[field] for row in mine}
     assert villages["own"][key] in seen and villages["other"][key] not in seen
     # every row is about a person of the officer's village (whoever else made records in the town)
-    persons = {p["id"]: p["village"] for p in await _every(api, villages["caseworker"], "/persons")}
+    persons = {p["id"]: p["village"] for p in await every(api, villages["caseworker"], "/persons")}
     assert {persons[row["person_id"]] for row in mine} == {OWN}
-    town = {row[field] for row in await _every(api, villages["caseworker"], path)}
+    town = {row[field] for row in await every(api, villages["caseworker"], path)}
     assert {villages["own"][key], villages["other"][key]} <= town
 
 
 async def test_the_waiting_list_keeps_the_district_wide_positions(api: httpx.AsyncClient, villages: dict) -> None:
-    mine = {w["request_id"]: w["position"] for w in await _every(api, villages["officer"], "/waiting-list")}
-    town = {w["request_id"]: w["position"] for w in await _every(api, villages["caseworker"], "/waiting-list")}
+    mine = {w["request_id"]: w["position"] for w in await every(api, villages["officer"], "/waiting-list")}
+    town = {w["request_id"]: w["position"] for w in await every(api, villages["caseworker"], "/waiting-list")}
     own = villages["own"]["request"]
     assert mine[own] is not None and mine[own] == town[own]
 
 
 async def test_a_village_officer_sees_the_volunteers_paired_in_its_village(api: httpx.AsyncClient, villages: dict) -> None:
-    mine = {v["id"] for v in await _every(api, villages["officer"], "/volunteers")}
+    mine = {v["id"] for v in await every(api, villages["officer"], "/volunteers")}
     assert villages["own"]["volunteer"] in mine
     assert villages["other"]["volunteer"] not in mine and villages["unpaired"] not in mine
-    town = {v["id"] for v in await _every(api, villages["caseworker"], "/volunteers")}
+    town = {v["id"] for v in await every(api, villages["caseworker"], "/volunteers")}
     assert {villages["own"]["volunteer"], villages["other"]["volunteer"], villages["unpaired"]} <= town
 
 
@@ -201,7 +179,7 @@ async def test_a_village_officer_may_not_write(api: httpx.AsyncClient, villages:
     ]:
         response = await api.post(C + path, headers=auth(villages["officer"]), json=body)
         assert response.status_code == 403, (path, response.text)
-    waiting = {w["request_id"] for w in await _every(api, villages["caseworker"], "/waiting-list")}
+    waiting = {w["request_id"] for w in await every(api, villages["caseworker"], "/waiting-list")}
     assert own["request"] in waiting
     alert = (await api.get(f"{C}/alerts/{own['alert']}", headers=auth(villages["caseworker"]))).json()
     assert alert["status"] == "open"

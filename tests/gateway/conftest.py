@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -320,3 +321,24 @@ async def api(stage: Stage, admin_token: str) -> AsyncIterator[httpx.AsyncClient
 async def anon(stage: Stage) -> AsyncIterator[httpx.AsyncClient]:
     async with stage.gateway.client() as client:
         yield client
+
+
+# --- account helpers (deactivation, unlock) ----------------------------------------------------
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """A password-grant sign-in at ``/oauth/token`` (the raw answer)."""
+    return await client.post("/oauth/token", data={"grant_type": "password", "username": username, "password": password})
+
+
+async def new_user(api: httpx.AsyncClient, roles: list[str], **place: str) -> tuple[str, str]:
+    """A fresh staff user created by the administrator's client ``api``: (username, password)."""
+    username, password = f"u{uuid.uuid4().hex[:10]}", "user-pass-123"
+    created = await api.post("/api/v1/admin/users", json={
+        "username": username, "password": password, "display_name": "测试", "roles": roles, **place})
+    assert created.status_code == 201, created.text
+    return username, password

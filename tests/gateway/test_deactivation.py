@@ -11,25 +11,9 @@ import httpx
 import jwt
 
 from gateway.auth.revocation import Revocations
-from tests.gateway.conftest import Gateway, Stage
+from tests.gateway.conftest import Gateway, Stage, bearer, new_user, sign_in
 
 PROBLEM = "application/problem+json"
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def sign_in(anon: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await anon.post("/oauth/token", data={"grant_type": "password", "username": username, "password": password})
-
-
-async def new_user(api: httpx.AsyncClient, roles: list[str], **place: str) -> tuple[str, str]:
-    username, password = f"u{uuid.uuid4().hex[:10]}", "user-pass-123"
-    created = await api.post("/api/v1/admin/users", json={
-        "username": username, "password": password, "display_name": "测试", "roles": roles, **place})
-    assert created.status_code == 201, created.text
-    return username, password
 
 
 def assert_revoked(response: httpx.Response) -> None:

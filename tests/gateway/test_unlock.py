@@ -5,7 +5,6 @@ following the unlock."""
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from deploy.embedded import free_port
 from gateway.app import create_app
 from gateway.auth import service as auth_service
 from gateway.ratelimit import LoginFailures
-from tests.gateway.conftest import Gateway, Served, Stage, _settings
+from tests.gateway.conftest import Gateway, Served, Stage, _settings, bearer, new_user, sign_in
 
 PROBLEM = "application/problem+json"
 # The injected wall clock of the `locking` gateway: 2020-06-01 09:00 in Quangang (+08:00).
@@ -107,22 +106,6 @@ async def locking(stage: Stage, nats_server) -> AsyncIterator[tuple[Gateway, Clo
         yield Gateway(server.url, app, app.state.settings), clocks
     finally:
         await server.stop()
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
-
-
-async def sign_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
-    return await client.post("/oauth/token", data={"grant_type": "password", "username": username, "password": password})
-
-
-async def new_user(api: httpx.AsyncClient, roles: list[str], **place: str) -> tuple[str, str]:
-    username, password = f"k{uuid.uuid4().hex[:10]}", "right-pass-77"
-    created = await api.post("/api/v1/admin/users", json={
-        "username": username, "password": password, "display_name": "测试", "roles": roles, **place})
-    assert created.status_code == 201, created.text
-    return username, password
 
 
 async def listed(client: httpx.AsyncClient, username: str) -> dict:
