@@ -24,7 +24,7 @@ from pathlib import Path
 import httpx
 import structlog
 
-from deploy.embedded import EmbeddedNats, EmbeddedPostgres, database_url, ensure_databases, free_port
+from deploy.embedded import EmbeddedNats, EmbeddedPostgres, database_url, ensure_databases
 
 log = structlog.get_logger("deploy.suite")
 

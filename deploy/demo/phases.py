@@ -616,7 +616,6 @@ class Replay:
         """Put the year's work on the timeline (each process schedules its own next steps)."""
         assert self.population is not None
         households = [h for h in self.population.households if h.household_id]
-        rng = self.rng
         tl = self.timeline
         # January: the reserves, the care homes.
         first = next_workday(date(YEAR, 1, 1))

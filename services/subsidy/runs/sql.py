@@ -208,7 +208,7 @@ GROUP_CANDIDATES = {
 
 # Failed lines of earlier runs of the group, carried in as they were (same person, benefit, month
 # and amount), paid into the account the roster holds now.
-CARRIED = f"""
+CARRIED = """
         SELECT f.person_id, f.payee_id, f.household_id, f.benefit_id, f.benefit, f.month, f.amount,
                COALESCE(payee.town, f.town), COALESCE(payee.village, f.village),
                COALESCE(payee.name, f.payee_name), COALESCE(payee.bank_account, f.bank_account),

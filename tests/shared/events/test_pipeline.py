@@ -262,7 +262,7 @@ async def test_events_emitted_by_handlers_keep_each_source_correlation_id(servic
     async def reply(event: CloudEvent, *, uow: UnitOfWork) -> None:
         uow.emit(f"{consumer.service}.roster.updated", {"source": event.id})
 
-    pbus = await buses(producer)
+    await buses(producer)
     for index in range(10):
         async with producer.uow(correlation_id=f"corr-{index}") as uow:
             uow.emit(event_type, {"n": index})
@@ -290,7 +290,7 @@ async def test_events_of_one_entity_are_handled_in_stream_order(service_db, buse
         note = f"{event.subject}:{event.data['n']}"
         await uow.session.execute(effects.insert().values(event_id=event.id, note=note))
 
-    pbus = await buses(producer)
+    await buses(producer)
     for first in range(0, 240, 40):  # 8 entities, 30 changes each, interleaved
         async with producer.uow() as uow:
             for index in range(first, first + 40):
